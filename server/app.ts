@@ -1,0 +1,66 @@
+// Builds the express application; never listens, so tests can run it in-process.
+import express, { type Request, type Response } from 'express';
+import { pinoHttp } from 'pino-http';
+import { randomUUID } from 'node:crypto';
+import type { FhirContext } from './fhir/context.js';
+import { notFound } from './fhir/errors.js';
+import { errorHandler } from './http/error-handler.js';
+import { fhirRouter } from './http/fhir-routes.js';
+import type { Logger } from './logger.js';
+
+export interface AppOptions {
+  ctx: FhirContext;
+  logger: Logger;
+  maxBodyBytes: number;
+  /** Reports whether the process is shutting down (then /readyz answers 503). */
+  isShuttingDown?: () => boolean;
+}
+
+export function createApp(options: AppOptions): express.Express {
+  const { ctx, logger } = options;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && /^[A-Za-z0-9\-._]{1,128}$/.test(given) ? given : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+      serializers: {
+        req: (req) => ({ id: req.id, method: req.method, url: req.url }),
+        res: (res) => ({ statusCode: res.statusCode }),
+      },
+    }),
+  );
+
+  app.get('/healthz', (_req: Request, res: Response) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req: Request, res: Response) => {
+    if (options.isShuttingDown?.()) {
+      res.status(503).json({ status: 'shutting down' });
+      return;
+    }
+    try {
+      await ctx.db.query('SELECT 1');
+      res.json({ status: 'ready', database: ctx.db.kind });
+    } catch {
+      res.status(503).json({ status: 'database unavailable' });
+    }
+  });
+
+  // Bodies are read raw and parsed by the FHIR layer, which knows what each route accepts.
+  app.use('/fhir', express.raw({ type: () => true, limit: options.maxBodyBytes }), fhirRouter(ctx));
+  app.use((req: Request) => {
+    throw notFound(`Nothing at ${req.method} ${req.path}; the FHIR API is at /fhir`);
+  });
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,53 @@
+// Kiln's settings, all from environment variables, checked once at start-up: a wrong value stops
+// the process with one line that names the variable.
+import { z } from 'zod';
+
+const booleanText = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
+const size = z
+  .string()
+  .regex(/^[0-9]+(?:[kmg]i?b?)?$/i, 'a byte count such as 16777216, 512kb or 16mb')
+  .transform((text) => {
+    const match = /^([0-9]+)([kmg])?/i.exec(text) as RegExpExecArray;
+    const unit = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(match[2] ?? '').toLowerCase() as 'k' | 'm' | 'g'] ?? 1;
+    return Number(match[1]) * unit;
+  });
+
+const schema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** Public base URL of the FHIR API; defaults to http://localhost:PORT/fhir. */
+  KILN_BASE_URL: z.url().optional(),
+  /** postgres://… selects a real Postgres server; absent means the embedded database. */
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'a postgres:// connection URL')
+    .optional(),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
+  /** Folder of the embedded database. */
+  KILN_DATA_DIR: z.string().min(1).default('./data'),
+  KILN_MAX_BODY: size.default(16 * 1024 * 1024),
+  KILN_CHECK_REFERENCES: booleanText.default(true),
+  KILN_MAX_CONDITIONAL_DELETES: z.coerce.number().int().min(1).max(100000).default(100),
+  KILN_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(20),
+  KILN_MAX_PAGE_SIZE: z.coerce.number().int().min(1).max(10000).default(1000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** How long shutdown waits for requests in flight before it closes anyway. */
+  KILN_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600000).default(10000),
+});
+
+export type Config = z.infer<typeof schema> & { baseUrl: string };
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const relevant = Object.fromEntries(Object.keys(schema.shape).map((key) => [key, env[key] === '' ? undefined : env[key]]));
+  const parsed = schema.safeParse(relevant);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    const name = String(first.path[0]);
+    throw new ConfigError(`Invalid configuration: ${name}=${JSON.stringify(env[name])}: ${first.message}`);
+  }
+  const config = parsed.data;
+  const baseUrl = (config.KILN_BASE_URL ?? `http://localhost:${config.PORT}/fhir`).replace(/\/+$/, '');
+  return { ...config, baseUrl };
+}

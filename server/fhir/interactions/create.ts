@@ -1,0 +1,43 @@
+// FHIR R4 §3.1.0.6 create and §3.1.0.8.1 conditional create (hl7.org/fhir/R4/http.html#create).
+import type { Resource } from '@medplum/fhirtypes';
+import { randomUUID } from 'node:crypto';
+import { findMatchingIds, lockCriteria } from '../../store/match-query.js';
+import { readCurrent } from '../../store/resource-store.js';
+import { parseCriteria } from '../conditional-criteria.js';
+import type { FhirContext, WriteResult } from '../context.js';
+import { preconditionFailed } from '../errors.js';
+import { storeVersion } from '../version-write.js';
+import { assertWritable } from '../write-checks.js';
+
+export interface CreateOptions {
+  /** The If-None-Exist header: a search that, when it matches, turns the create into a no-op. */
+  ifNoneExist?: string;
+}
+
+export type CreateResult = WriteResult & { existing?: boolean };
+
+export async function create(ctx: FhirContext, resource: Resource, options: CreateOptions = {}): Promise<CreateResult> {
+  const id = randomUUID();
+  const candidate = { ...resource, id } as Resource;
+  const write = { resource: candidate, id, versionId: 1, isNew: true, method: 'POST' as const, url: resource.resourceType };
+  if (options.ifNoneExist === undefined) {
+    await assertWritable(ctx, ctx.db, candidate);
+    return storeVersion(ctx.db, write);
+  }
+  const criteria = parseCriteria(resource.resourceType, options.ifNoneExist, 'If-None-Exist');
+  return ctx.db.transaction(async (tx) => {
+    await lockCriteria(tx, `${resource.resourceType}?${options.ifNoneExist}`);
+    const matches = await findMatchingIds(tx, resource.resourceType, criteria, 2);
+    if (matches.length > 1) {
+      throw preconditionFailed(`If-None-Exist "${options.ifNoneExist}" matches more than one ${resource.resourceType}`);
+    }
+    if (matches.length === 1) {
+      const current = await readCurrent(tx, resource.resourceType, matches[0]);
+      if (current?.content) {
+        return { status: 200, resourceType: resource.resourceType, id: current.id, versionId: current.versionId, lastUpdated: current.lastUpdated, content: current.content, existing: true };
+      }
+    }
+    await assertWritable(ctx, tx, candidate);
+    return storeVersion(tx, write);
+  });
+}

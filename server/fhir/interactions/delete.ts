@@ -1,0 +1,49 @@
+// FHIR R4 §3.1.0.7 delete and §3.1.0.8.3 conditional delete (hl7.org/fhir/R4/http.html#delete).
+import type { Queryable } from '../../store/database.js';
+import { findMatchingIds, lockCriteria } from '../../store/match-query.js';
+import { lockCurrent } from '../../store/resource-store.js';
+import { parseCriteria } from '../conditional-criteria.js';
+import type { FhirContext } from '../context.js';
+import { notFound, preconditionFailed } from '../errors.js';
+import { assertVersionMatches } from '../version-match.js';
+import { storeDeletion } from '../version-write.js';
+
+export interface DeleteResult {
+  /** Resources that got a deletion version now (empty when already deleted or nothing matched). */
+  deleted: { id: string; versionId: number }[];
+}
+
+export async function deleteResource(ctx: FhirContext, resourceType: string, id: string, ifMatch?: number): Promise<DeleteResult> {
+  return ctx.db.transaction(async (tx) => {
+    const current = await lockCurrent(tx, resourceType, id);
+    if (!current) throw notFound(`${resourceType}/${id} is not known`);
+    assertVersionMatches(ifMatch, current.versionId, `${resourceType}/${id}`);
+    // Deleting what is already deleted changes nothing (R4: "has no effect").
+    if (current.deleted) return { deleted: [] };
+    return { deleted: [await deleteIn(tx, resourceType, id, current.versionId)] };
+  });
+}
+
+/** Deletes every match (Kiln declares conditionalDelete "multiple"), up to a configured limit. */
+export async function conditionalDelete(ctx: FhirContext, resourceType: string, query: string): Promise<DeleteResult> {
+  const criteria = parseCriteria(resourceType, query, 'Conditional delete');
+  return ctx.db.transaction(async (tx) => {
+    await lockCriteria(tx, `${resourceType}?${query}`);
+    const matches = await findMatchingIds(tx, resourceType, criteria, ctx.maxConditionalDeletes + 1);
+    if (matches.length > ctx.maxConditionalDeletes) {
+      throw preconditionFailed(`Conditional delete "${query}" matches more than ${ctx.maxConditionalDeletes} ${resourceType} resources; narrow the criteria`);
+    }
+    const deleted = [];
+    for (const id of matches) {
+      const current = await lockCurrent(tx, resourceType, id);
+      if (current && !current.deleted) deleted.push(await deleteIn(tx, resourceType, id, current.versionId));
+    }
+    return { deleted };
+  });
+}
+
+async function deleteIn(tx: Queryable, resourceType: string, id: string, currentVersion: number): Promise<{ id: string; versionId: number }> {
+  const versionId = currentVersion + 1;
+  await storeDeletion(tx, resourceType, id, versionId);
+  return { id, versionId };
+}

@@ -1,0 +1,20 @@
+// FHIR R4 §3.1.0.2 read and §3.1.0.3 vread (hl7.org/fhir/R4/http.html#read).
+import { readCurrent, readVersion, type StoredVersion } from '../../store/resource-store.js';
+import type { FhirContext } from '../context.js';
+import { gone, notFound } from '../errors.js';
+
+export type StoredResource = StoredVersion & { resourceType: string; content: string };
+
+export async function read(ctx: FhirContext, resourceType: string, id: string): Promise<StoredResource> {
+  const current = await readCurrent(ctx.db, resourceType, id);
+  if (!current) throw notFound(`${resourceType}/${id} is not known`);
+  if (current.deleted || current.content === null) throw gone(`${resourceType}/${id} has been deleted`);
+  return { ...current, resourceType, content: current.content };
+}
+
+export async function vread(ctx: FhirContext, resourceType: string, id: string, versionId: string): Promise<StoredResource> {
+  const version = /^[1-9][0-9]{0,8}$/.test(versionId) ? await readVersion(ctx.db, resourceType, id, Number(versionId)) : undefined;
+  if (!version) throw notFound(`${resourceType}/${id} has no version ${versionId}`);
+  if (version.deleted || version.content === null) throw gone(`Version ${versionId} of ${resourceType}/${id} is a deletion`);
+  return { ...version, resourceType, content: version.content };
+}

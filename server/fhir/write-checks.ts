@@ -1,0 +1,55 @@
+// The checks every write passes before anything is stored: the resource is valid R4 and every
+// reference to this server points at a resource that exists (hl7.org/fhir/R4/references.html).
+import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import { localReferences, type LocalReference } from '../../resources/references.js';
+import { validationErrors } from '../../resources/validate.js';
+import type { Queryable } from '../store/database.js';
+import { existingIds, existingVersions } from '../store/resource-store.js';
+import type { FhirContext } from './context.js';
+import { invalidResource } from './errors.js';
+
+// References inside a stored Bundle resolve against its entries' fullUrls, not this server.
+const TYPES_WITHOUT_REFERENCE_CHECK = new Set(['Bundle']);
+
+export async function assertWritable(ctx: FhirContext, q: Queryable, resource: Resource): Promise<void> {
+  const errors = validationErrors(resource);
+  if (errors.length) throw invalidResource(errors);
+  if (!ctx.checkReferences || TYPES_WITHOUT_REFERENCE_CHECK.has(resource.resourceType)) return;
+  const missing = await missingReferences(ctx, q, resource);
+  if (missing.length) {
+    throw invalidResource(
+      missing.map(
+        (ref): OperationOutcomeIssue => ({
+          severity: 'error',
+          code: 'not-found',
+          details: { text: `Reference "${ref.text}" points to a resource that does not exist on this server` },
+          expression: [ref.path],
+        }),
+      ),
+    );
+  }
+}
+
+async function missingReferences(ctx: FhirContext, q: Queryable, resource: Resource): Promise<LocalReference[]> {
+  const references = localReferences(resource as unknown as Record<string, unknown>, ctx.baseUrl).filter(
+    // A resource may refer to itself; it exists once this write commits.
+    (ref) => !(ref.resourceType === resource.resourceType && ref.id === resource.id),
+  );
+  if (!references.length) return [];
+  const byType = new Map<string, LocalReference[]>();
+  for (const ref of references) byType.set(ref.resourceType, [...(byType.get(ref.resourceType) ?? []), ref]);
+  const missing: LocalReference[] = [];
+  for (const [type, refs] of byType) {
+    const current = refs.filter((ref) => ref.versionId === undefined);
+    const versioned = refs.filter((ref) => ref.versionId !== undefined);
+    if (current.length) {
+      const found = await existingIds(q, type, [...new Set(current.map((ref) => ref.id))]);
+      missing.push(...current.filter((ref) => !found.has(ref.id)));
+    }
+    if (versioned.length) {
+      const found = await existingVersions(q, type, versioned.map((ref) => ({ id: ref.id, versionId: ref.versionId as number })));
+      missing.push(...versioned.filter((ref) => !found.has(`${ref.id}/${ref.versionId}`)));
+    }
+  }
+  return missing;
+}

@@ -1,0 +1,190 @@
+// The FHIR RESTful API (hl7.org/fhir/R4/http.html): maps each URL and method to an interaction.
+import type { Resource } from '@medplum/fhirtypes';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { isResourceType } from '../../resources/definitions.js';
+import { capabilityStatement } from '../../conformance/capability-statement.js';
+import type { FhirContext, WriteResult } from '../fhir/context.js';
+import { methodNotAllowed, notFound, informational, badRequest } from '../fhir/errors.js';
+import { create } from '../fhir/interactions/create.js';
+import { conditionalDelete, deleteResource, type DeleteResult } from '../fhir/interactions/delete.js';
+import { history } from '../fhir/interactions/history.js';
+import { conditionalPatch, patch } from '../fhir/interactions/patch.js';
+import { read, vread, type StoredResource } from '../fhir/interactions/read.js';
+import { conditionalUpdate, update } from '../fhir/interactions/update.js';
+import { parseIfMatch } from '../fhir/version-match.js';
+import { binaryBody, sendRawBinary } from './binary.js';
+import { assertFhirJsonBody, assertJsonAcceptable, assertPatchBody } from './media-types.js';
+import { jsonBody, resourceBody } from './request-body.js';
+import { etag, returnPreference, sendJson, sendOutcome, sendWriteBody, setVersionHeaders } from './respond.js';
+
+type Handler = (req: Request, res: Response) => Promise<void> | void;
+
+export function fhirRouter(ctx: FhirContext): express.Router {
+  const router = express.Router();
+  const capability = JSON.stringify(capabilityStatement(ctx));
+
+  // Every answer is FHIR JSON, so an Accept or _format we cannot produce fails first.
+  router.use((req: Request, _res: Response, next: NextFunction) => {
+    assertJsonAcceptable(req);
+    next();
+  });
+
+  route(router, '/metadata', { GET: (req, res) => sendJson(req, res, 200, capability) });
+  route(router, '/_history', { GET: async (req, res) => sendJson(req, res, 200, (await history(ctx, {}, searchOf(req))).bundle) });
+
+  router.param('type', (_req, _res, next, type: string) => {
+    next(isResourceType(type) ? undefined : notFound(`Unknown resource type "${type}"`));
+  });
+
+  route(router, '/:type', {
+    POST: async (req, res) => {
+      const type = typeOf(req);
+      const resource = type === 'Binary' ? binaryBody(req) : (assertFhirJsonBody(req), resourceBody(req, type));
+      const ifNoneExist = req.get('if-none-exist');
+      const result = await create(ctx, resource, { ifNoneExist });
+      sendWritten(ctx, req, res, result, result.existing ? `Found ${type}/${result.id} matching If-None-Exist; nothing was created` : `Created ${type}/${result.id}`);
+    },
+    PUT: async (req, res) => {
+      const type = typeOf(req);
+      const resource = writeBody(req, type);
+      const result = await conditionalUpdate(ctx, type, requireCriteria(req), resource, { ifMatch: parseIfMatch(req.get('if-match')) });
+      sendWritten(ctx, req, res, result, `${result.status === 201 ? 'Created' : 'Updated'} ${type}/${result.id}`);
+    },
+    PATCH: async (req, res) => {
+      const type = typeOf(req);
+      assertPatchBody(req);
+      const result = await conditionalPatch(ctx, type, requireCriteria(req), jsonBody(req), parseIfMatch(req.get('if-match')));
+      sendWritten(ctx, req, res, result, `Patched ${type}/${result.id}`);
+    },
+    DELETE: async (req, res) => {
+      const type = typeOf(req);
+      sendDeleted(req, res, await conditionalDelete(ctx, type, requireCriteria(req)), type);
+    },
+  });
+
+  route(router, '/:type/_history', {
+    GET: async (req, res) => sendJson(req, res, 200, (await history(ctx, { resourceType: typeOf(req) }, searchOf(req))).bundle),
+  });
+
+  route(router, '/:type/:id', {
+    GET: async (req, res) => {
+      const stored = await read(ctx, typeOf(req), idOf(req));
+      if (notModified(req, stored)) {
+        res.status(304).setHeader('ETag', etag(stored.versionId)).end();
+        return;
+      }
+      sendStored(req, res, stored);
+    },
+    PUT: async (req, res) => {
+      const type = typeOf(req);
+      const resource = writeBody(req, type);
+      // A raw Binary body carries no id; it is the one in the URL.
+      if (type === 'Binary' && resource.id === undefined && !(req.get('content-type') ?? '').includes('json')) resource.id = idOf(req);
+      const result = await update(ctx, type, idOf(req), resource, { ifMatch: parseIfMatch(req.get('if-match')) });
+      sendWritten(ctx, req, res, result, `${result.status === 201 ? 'Created' : 'Updated'} ${type}/${result.id}`);
+    },
+    PATCH: async (req, res) => {
+      const type = typeOf(req);
+      assertPatchBody(req);
+      const result = await patch(ctx, type, idOf(req), jsonBody(req), parseIfMatch(req.get('if-match')));
+      sendWritten(ctx, req, res, result, `Patched ${type}/${result.id}`);
+    },
+    DELETE: async (req, res) => {
+      const type = typeOf(req);
+      sendDeleted(req, res, await deleteResource(ctx, type, idOf(req), parseIfMatch(req.get('if-match'))), type);
+    },
+  });
+
+  route(router, '/:type/:id/_history', {
+    GET: async (req, res) => sendJson(req, res, 200, (await history(ctx, { resourceType: typeOf(req), id: idOf(req) }, searchOf(req))).bundle),
+  });
+
+  route(router, '/:type/:id/_history/:vid', {
+    GET: async (req, res) => sendStored(req, res, await vread(ctx, typeOf(req), idOf(req), String(req.params.vid))),
+  });
+
+  router.use((req: Request) => {
+    throw notFound(`No FHIR endpoint at ${req.method} ${req.baseUrl}${req.path}`);
+  });
+  return router;
+}
+
+/** Registers the methods a path supports; any other method on it answers 405 with Allow. */
+function route(router: express.Router, path: string, handlers: Partial<Record<'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', Handler>>): void {
+  const allowed = Object.keys(handlers);
+  if (handlers.GET) allowed.push('HEAD');
+  router.all(path, async (req: Request, res: Response) => {
+    const method = req.method === 'HEAD' ? 'GET' : (req.method as keyof typeof handlers);
+    const handler = handlers[method];
+    if (!handler) {
+      res.setHeader('Allow', allowed.join(', '));
+      throw methodNotAllowed(`${req.method} is not supported on ${req.baseUrl}${req.path}; allowed: ${allowed.join(', ')}`);
+    }
+    await handler(req, res);
+  });
+}
+
+const typeOf = (req: Request): string => String(req.params.type);
+const idOf = (req: Request): string => String(req.params.id);
+
+function searchOf(req: Request): URLSearchParams {
+  const at = req.originalUrl.indexOf('?');
+  return new URLSearchParams(at < 0 ? '' : req.originalUrl.slice(at + 1));
+}
+
+/** The query string of a conditional interaction on the type URL. */
+function requireCriteria(req: Request): string {
+  const query = searchOf(req);
+  for (const name of ['_format', '_pretty']) query.delete(name);
+  const text = query.toString();
+  if (!text) throw methodNotAllowed(`${req.method} on ${req.baseUrl}${req.path} needs search criteria (a conditional ${req.method.toLowerCase()}), or an id in the URL`);
+  return text;
+}
+
+function writeBody(req: Request, type: string): Resource {
+  if (type === 'Binary') return binaryBody(req);
+  assertFhirJsonBody(req);
+  return resourceBody(req, type);
+}
+
+function sendStored(req: Request, res: Response, stored: StoredResource): void {
+  setVersionHeaders(res, stored);
+  if (stored.resourceType === 'Binary' && sendRawBinary(req, res, stored)) return;
+  sendJson(req, res, 200, stored.content, true);
+}
+
+function sendWritten(ctx: FhirContext, req: Request, res: Response, result: WriteResult, message: string): void {
+  setVersionHeaders(res, { ...result, location: `${ctx.baseUrl}/${result.resourceType}/${result.id}/_history/${result.versionId}` });
+  sendWriteBody(req, res, result.status, result.content, message);
+}
+
+function sendDeleted(req: Request, res: Response, result: DeleteResult, type: string): void {
+  if (result.deleted.length === 1) res.setHeader('ETag', etag(result.deleted[0].versionId));
+  if (returnPreference(req) !== 'OperationOutcome') {
+    res.status(204).end();
+    return;
+  }
+  const text = result.deleted.length
+    ? `Deleted ${result.deleted.map((d) => `${type}/${d.id}`).join(', ')}`
+    : `Nothing to delete: no current ${type} matched`;
+  sendOutcome(req, res, 200, informational(text));
+}
+
+/** If-None-Match (a version ETag or *) and If-Modified-Since on read (hl7.org/fhir/R4/http.html#cread). */
+function notModified(req: Request, stored: StoredResource): boolean {
+  const ifNoneMatch = req.get('if-none-match');
+  if (ifNoneMatch !== undefined) {
+    const tags = ifNoneMatch.split(',').map((t) => t.trim());
+    const current = etag(stored.versionId);
+    return tags.some((tag) => tag === '*' || tag === current || tag === `"${stored.versionId}"`);
+  }
+  const ifModifiedSince = req.get('if-modified-since');
+  if (ifModifiedSince !== undefined) {
+    const since = Date.parse(ifModifiedSince);
+    if (Number.isNaN(since)) throw badRequest(`If-Modified-Since "${ifModifiedSince}" is not an HTTP date`);
+    // HTTP dates have whole seconds; compare at that precision.
+    return Math.floor(stored.lastUpdated.getTime() / 1000) * 1000 <= since;
+  }
+  return false;
+}
+

@@ -1,0 +1,67 @@
+// A running Kiln: database, application and HTTP listener, with a graceful stop that lets
+// requests in flight finish before the database closes.
+import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import { loadValidation } from '../resources/validate.js';
+import { createApp } from './app.js';
+import type { Config } from './config.js';
+import type { FhirContext } from './fhir/context.js';
+import type { Logger } from './logger.js';
+import type { Database } from './store/database.js';
+import { openDatabase } from './store/open-database.js';
+
+export interface RunningServer {
+  server: Server;
+  db: Database;
+  ctx: FhirContext;
+  /** The base URL of the FHIR API as it is really reachable (the port may have been 0). */
+  fhirUrl: string;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Keep the embedded database in memory instead of KILN_DATA_DIR (tests). */
+  inMemory?: boolean;
+}
+
+export async function startServer(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
+  loadValidation();
+  const db = await openDatabase({
+    url: config.DATABASE_URL,
+    poolSize: config.DATABASE_POOL_SIZE,
+    dataDir: options.inMemory ? undefined : config.KILN_DATA_DIR,
+  });
+  let shuttingDown = false;
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.PORT, config.HOST, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const baseUrl = config.KILN_BASE_URL ? config.baseUrl : `http://localhost:${port}/fhir`;
+  const ctx: FhirContext = {
+    db,
+    baseUrl,
+    checkReferences: config.KILN_CHECK_REFERENCES,
+    maxConditionalDeletes: config.KILN_MAX_CONDITIONAL_DELETES,
+    defaultPageSize: config.KILN_PAGE_SIZE,
+    maxPageSize: config.KILN_MAX_PAGE_SIZE,
+  };
+  const app = createApp({ ctx, logger, maxBodyBytes: config.KILN_MAX_BODY, isShuttingDown: () => shuttingDown });
+  server.on('request', app);
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      shuttingDown = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const grace = setTimeout(() => server.closeAllConnections(), config.KILN_SHUTDOWN_GRACE_MS);
+      await closed;
+      clearTimeout(grace);
+      await db.close();
+    })();
+    return stopping;
+  };
+  return { server, db, ctx, fhirUrl: baseUrl, stop };
+}

@@ -1,0 +1,25 @@
+// Chooses the database: a real Postgres when DATABASE_URL is set, else the embedded one.
+import { mkdirSync } from 'node:fs';
+import type { Database } from './database.js';
+import { openPglite } from './pglite-database.js';
+import { openPostgres } from './postgres-database.js';
+import { migrate } from './schema.js';
+
+export interface DatabaseSettings {
+  url?: string;
+  poolSize: number;
+  /** Folder of the embedded database; undefined keeps it in memory. */
+  dataDir?: string;
+}
+
+export async function openDatabase(settings: DatabaseSettings): Promise<Database> {
+  let db: Database;
+  if (settings.url) {
+    db = await openPostgres(settings.url, settings.poolSize);
+  } else {
+    if (settings.dataDir) mkdirSync(settings.dataDir, { recursive: true });
+    db = await openPglite(settings.dataDir);
+  }
+  await migrate(db);
+  return db;
+}

@@ -1,0 +1,137 @@
+// SQL for the current version of resources and for writing new versions
+// (FHIR R4 §3.1.0.2-3.1.0.7: read, vread, update, delete; hl7.org/fhir/R4/http.html).
+import type { Queryable } from './database.js';
+import { columnName, tableName } from './schema.js';
+
+export interface StoredVersion {
+  id: string;
+  versionId: number;
+  lastUpdated: Date;
+  deleted: boolean;
+  /** The resource as JSON text exactly as stored; null for a deletion. */
+  content: string | null;
+}
+
+interface VersionRow {
+  id: string;
+  version_id: number;
+  last_updated: Date;
+  deleted: boolean;
+  content: string | null;
+}
+
+const toStored = (row: VersionRow): StoredVersion => ({
+  id: row.id,
+  versionId: row.version_id,
+  lastUpdated: row.last_updated,
+  deleted: row.deleted,
+  content: row.content,
+});
+
+export async function readCurrent(q: Queryable, resourceType: string, id: string): Promise<StoredVersion | undefined> {
+  const result = await q.query<VersionRow>(
+    `SELECT id, version_id, last_updated, deleted, content FROM ${tableName(resourceType)} WHERE id = $1`,
+    [id],
+  );
+  return result.rows[0] && toStored(result.rows[0]);
+}
+
+/** Reads and locks the current row until the transaction ends, so version checks cannot race. */
+export async function lockCurrent(tx: Queryable, resourceType: string, id: string): Promise<StoredVersion | undefined> {
+  const result = await tx.query<VersionRow>(
+    `SELECT id, version_id, last_updated, deleted, NULL AS content FROM ${tableName(resourceType)} WHERE id = $1 FOR UPDATE`,
+    [id],
+  );
+  return result.rows[0] && toStored(result.rows[0]);
+}
+
+export async function readVersion(
+  q: Queryable,
+  resourceType: string,
+  id: string,
+  versionId: number,
+): Promise<StoredVersion | undefined> {
+  const result = await q.query<VersionRow>(
+    'SELECT id, version_id, last_updated, deleted, content FROM resource_history WHERE resource_type = $1 AND id = $2 AND version_id = $3',
+    [resourceType, id, versionId],
+  );
+  return result.rows[0] && toStored(result.rows[0]);
+}
+
+/** Which of `ids` exist (and are not deleted) in the table of `resourceType`. */
+export async function existingIds(q: Queryable, resourceType: string, ids: string[]): Promise<Set<string>> {
+  const result = await q.query<{ id: string }>(
+    `SELECT id FROM ${tableName(resourceType)} WHERE id = ANY($1::text[]) AND NOT deleted`,
+    [ids],
+  );
+  return new Set(result.rows.map((row) => row.id));
+}
+
+export async function existingVersions(q: Queryable, resourceType: string, refs: { id: string; versionId: number }[]): Promise<Set<string>> {
+  const result = await q.query<{ id: string; version_id: number }>(
+    `SELECT id, version_id FROM resource_history WHERE resource_type = $1 AND (id, version_id) IN (SELECT * FROM unnest($2::text[], $3::int[])) AND NOT deleted`,
+    [resourceType, refs.map((r) => r.id), refs.map((r) => r.versionId)],
+  );
+  return new Set(result.rows.map((row) => `${row.id}/${row.version_id}`));
+}
+
+export interface VersionWrite {
+  resourceType: string;
+  id: string;
+  versionId: number;
+  /** True when no row exists yet for this id (a create, or an update that creates). */
+  isNew: boolean;
+  deleted: boolean;
+  /** The request as it was made, kept for history bundles: `POST Patient`, `PUT Patient/1`. */
+  method: 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  url: string;
+  /**
+   * The resource JSON split around the value of `meta.lastUpdated`, which the database clock
+   * fills in, so that the stored text and the timestamp column always agree.
+   */
+  contentHead: string | null;
+  contentTail: string | null;
+  /** Search column values by parameter code (null when absent). */
+  columns: Record<string, unknown>;
+}
+
+/** FHIR instant text of a timestamptz, to the millisecond, in UTC (same as Date.toISOString). */
+const INSTANT_SQL = `to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/**
+ * Writes one version: the current row and its history row in a single statement, so a create
+ * needs one round trip and no explicit transaction. Returns the database time of the write.
+ */
+export async function writeVersion(q: Queryable, write: VersionWrite): Promise<Date> {
+  const table = tableName(write.resourceType);
+  const codes = Object.keys(write.columns);
+  const params: unknown[] = [
+    write.id,
+    write.versionId,
+    write.deleted,
+    write.contentHead,
+    write.contentTail,
+    write.resourceType,
+    write.method,
+    write.url,
+    ...codes.map((code) => write.columns[code]),
+  ];
+  const columnList = codes.map(columnName);
+  const columnParams = codes.map((_, i) => `$${i + 9}`);
+  const current = write.isNew
+    ? `INSERT INTO ${table} (id, version_id, last_updated, deleted, content${columnList.map((c) => `, ${c}`).join('')})
+         SELECT $1, $2, ts, $3, content${columnParams.map((p) => `, ${p}`).join('')} FROM c`
+    : `UPDATE ${table} SET version_id = $2, last_updated = c.ts, deleted = $3, content = c.content${columnList
+        .map((c, i) => `, ${c} = ${columnParams[i]}`)
+        .join('')}
+         FROM c WHERE ${table}.id = $1`;
+  const sql = `
+    WITH t AS (SELECT date_trunc('milliseconds', clock_timestamp()) AS ts),
+    c AS (SELECT ts, CASE WHEN $4::text IS NULL THEN NULL ELSE $4::text || ${INSTANT_SQL} || $5::text END AS content FROM t),
+    cur AS (${current})
+    INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, method, url, content)
+      SELECT $6, $1, $2, ts, $3, $7, $8, content FROM c
+    RETURNING last_updated`;
+  const result = await q.query<{ last_updated: Date }>(sql, params);
+  return result.rows[0].last_updated;
+}

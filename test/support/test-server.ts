@@ -1,0 +1,24 @@
+// Starts a real Kiln for a test file: on the embedded database by default, or on the real
+// Postgres named by DATABASE_URL (how CI runs the same suite a second time).
+import { loadConfig } from '../../server/config.js';
+import { createLogger } from '../../server/logger.js';
+import { startServer, type RunningServer } from '../../server/server.js';
+
+export type TestServer = RunningServer;
+
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const config = loadConfig({
+    ...env,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: process.env.KILN_TEST_LOG_LEVEL ?? 'silent',
+    DATABASE_URL: process.env.DATABASE_URL ?? '',
+    KILN_SHUTDOWN_GRACE_MS: env.KILN_SHUTDOWN_GRACE_MS ?? '2000',
+  });
+  return startServer(config, createLogger(config.LOG_LEVEL), { inMemory: true });
+}
+
+/** Ids unique to one test run, so tests on a shared real database never see each other's data. */
+export function uniqueId(prefix = 'test'): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
