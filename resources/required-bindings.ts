@@ -26,7 +26,8 @@ export function checkRequiredBindings(resource: Resource): OperationOutcomeIssue
   const index = ruleIndex as RuleIndex;
   const issues: OperationOutcomeIssue[] = [];
   const rules = index.get(resource.resourceType);
-  if (rules) collectBindingViolations(index, rules, resource as unknown as Record<string, unknown>, resource.resourceType, issues);
+  const root = resource as unknown as Record<string, unknown>;
+  if (rules) collectBindingViolations(index, rules, root, resource.resourceType, issues);
   return issues;
 }
 

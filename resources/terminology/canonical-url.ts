@@ -1,4 +1,4 @@
-// FHIR R4 §2.1.27.5.5 canonical references (hl7.org/fhir/R4/references.html#canonical): `url|version`.
+// FHIR R4 canonical references (hl7.org/fhir/R4/references.html#canonical): `url|version`.
 
 /**
  * The canonical URL without its `|version` suffix: ValueSet.url and CodeSystem.url carry no

@@ -1,15 +1,18 @@
-// FHIR R4 §4.1.5 required bindings (hl7.org/fhir/R4/terminologies.html#required) as they apply to
+// FHIR R4 §4.1 Using Codes: required bindings (hl7.org/fhir/R4/terminologies.html#required) as they apply to
 // each coded datatype: code, Coding and CodeableConcept.
 import type { AllowedCodes, CodedValueKind } from './required-binding-rules.js';
 
 /**
  * Why `value` breaks the required binding, or undefined if it keeps it (or holds nothing to judge).
  *
+ * R4 defines required as "To be conformant, the concept in this element SHALL be from the
+ * specified value set", where extensible adds "alternate codings (or, data type allowing, text)
+ * may be included instead"; required grants no such alternative. Hence:
  * - `code`: the code must be one of the value set's codes; its system is implied by the binding.
  * - `Coding`: system + code must be in the value set. A Coding without a code asserts no concept.
- * - `CodeableConcept`: "the concept SHALL be from the value set", so at least one coding must be
- *   a member; other codings may travel along as translations. Text alone names no concept from
- *   the value set, so a CodeableConcept with text but no coded member fails too.
+ * - `CodeableConcept`: at least one coding must be a member; other codings may travel along as
+ *   translations. Text, or codings without a code, name no concept from the value set, so a
+ *   CodeableConcept holding only those fails too.
  *
  * A coding that omits `system` is judged by its code alone: it breaks the binding only if no
  * system of the value set has that code, since anything else could not be proved wrong.
@@ -35,7 +38,10 @@ function codeableConceptViolation(concept: Record<string, unknown>, allowed: All
   if (coded.some((coding) => isMember(coding, allowed))) return undefined;
   if (coded.length > 0) return notInValueSet(coded.map(codingLabel), allowed);
   if (codings.length > 0 || concept.text !== undefined) {
-    return `No code from the required value set ${allowed.valueSetUrl}: a CodeableConcept bound to it needs a coding from it, text alone is not enough`;
+    return (
+      `No code from the required value set ${allowed.valueSetUrl}: ` +
+      'a CodeableConcept bound to it needs a coding from it, text alone is not enough'
+    );
   }
   return undefined;
 }

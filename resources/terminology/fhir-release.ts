@@ -1,4 +1,4 @@
-// FHIR R4 §2.1.27.5.5 canonical versions (hl7.org/fhir/R4/references.html#canonical): which core
+// FHIR R4 canonical references (hl7.org/fhir/R4/references.html#canonical): which core
 // artifacts belong to release 4.0.1.
 
 const R4_VERSION = '4.0.1';

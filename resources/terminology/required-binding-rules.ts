@@ -1,4 +1,4 @@
-// FHIR R4 §4.1.5 Binding strength "required" (hl7.org/fhir/R4/terminologies.html#required): which
+// FHIR R4 §4.1 Using Codes: required bindings (hl7.org/fhir/R4/terminologies.html#required): which
 // elements of which types carry one, read from the StructureDefinition snapshots.
 import type { ElementDefinition, StructureDefinition } from '@medplum/fhirtypes';
 
@@ -52,6 +52,8 @@ const BINDABLE_TYPES: Readonly<Record<string, CodedValueKind>> = {
 };
 
 interface DraftRule {
+  /** The element definition the rule comes from; several rules share one for `value[x]`. */
+  elementPath: string;
   property: string;
   binding?: { kind: CodedValueKind; valueSet: string };
   childKey?: string;
@@ -69,19 +71,15 @@ export function buildRequiredBindingRules(
   structureDefinitions: readonly StructureDefinition[],
   allowedCodesFor: (valueSet: string) => AllowedCodes | undefined,
 ): { rules: RuleIndex; stats: RequiredBindingStats } {
+  const drafts = draftRulesByKey(structureDefinitions);
+  const { allowedByRule, stats } = resolveBindings(drafts, allowedCodesFor);
+  return { rules: keepRulesLeadingToBindings(drafts, allowedByRule), stats };
+}
+
+function draftRulesByKey(structureDefinitions: readonly StructureDefinition[]): Map<string, DraftRule[]> {
   const complexTypes = new Set<string>();
   for (const sd of structureDefinitions) if (isWalkable(sd)) complexTypes.add(sd.type);
 
-  const stats: RequiredBindingStats = {
-    requiredBindings: 0,
-    enforcedBindings: 0,
-    skippedBindings: 0,
-    enforcedValueSets: 0,
-    skippedValueSets: 0,
-  };
-  const enforcedValueSets = new Set<string>();
-  const skippedValueSets = new Set<string>();
-  const resolved = new Map<DraftRule, AllowedCodes>();
   const drafts = new Map<string, DraftRule[]>();
   for (const sd of structureDefinitions) {
     if (!isWalkable(sd)) continue;
@@ -93,35 +91,59 @@ export function buildRequiredBindingRules(
       const key = parentPath(path);
       let rules = drafts.get(key);
       if (!rules) drafts.set(key, (rules = []));
-      const elementRules = draftRules(element, pathsWithChildren, complexTypes);
-      rules.push(...elementRules);
+      rules.push(...draftRules(element, pathsWithChildren, complexTypes));
+    }
+  }
+  return drafts;
+}
 
-      const bound = elementRules.filter((rule) => rule.binding);
-      if (bound.length === 0) continue;
-      const valueSet = (bound[0].binding as { valueSet: string }).valueSet;
-      const allowed = allowedCodesFor(valueSet);
-      stats.requiredBindings++;
+/** Expands the value set behind every bound rule, counting per element definition. */
+function resolveBindings(
+  drafts: ReadonlyMap<string, readonly DraftRule[]>,
+  allowedCodesFor: (valueSet: string) => AllowedCodes | undefined,
+): { allowedByRule: Map<DraftRule, AllowedCodes>; stats: RequiredBindingStats } {
+  const allowedByRule = new Map<DraftRule, AllowedCodes>();
+  const enforcedElements = new Set<string>();
+  const skippedElements = new Set<string>();
+  const enforcedValueSets = new Set<string>();
+  const skippedValueSets = new Set<string>();
+  for (const rules of drafts.values()) {
+    for (const rule of rules) {
+      if (!rule.binding) continue;
+      const allowed = allowedCodesFor(rule.binding.valueSet);
       if (allowed) {
-        stats.enforcedBindings++;
-        enforcedValueSets.add(valueSet);
-        for (const rule of bound) resolved.set(rule, allowed);
+        allowedByRule.set(rule, allowed);
+        enforcedElements.add(rule.elementPath);
+        enforcedValueSets.add(rule.binding.valueSet);
       } else {
-        stats.skippedBindings++;
-        skippedValueSets.add(valueSet);
+        skippedElements.add(rule.elementPath);
+        skippedValueSets.add(rule.binding.valueSet);
       }
     }
   }
-  stats.enforcedValueSets = enforcedValueSets.size;
-  stats.skippedValueSets = skippedValueSets.size;
+  const stats: RequiredBindingStats = {
+    requiredBindings: enforcedElements.size + skippedElements.size,
+    enforcedBindings: enforcedElements.size,
+    skippedBindings: skippedElements.size,
+    enforcedValueSets: enforcedValueSets.size,
+    skippedValueSets: skippedValueSets.size,
+  };
+  return { allowedByRule, stats };
+}
 
-  const relevantKeys = keysLeadingToEnforcedBindings(drafts, (rule) => resolved.get(rule) !== undefined);
+/** The final index: per key, only the rules that check something or lead to something checked. */
+function keepRulesLeadingToBindings(
+  drafts: ReadonlyMap<string, readonly DraftRule[]>,
+  allowedByRule: ReadonlyMap<DraftRule, AllowedCodes>,
+): RuleIndex {
+  const relevantKeys = keysLeadingToEnforcedBindings(drafts, (rule) => allowedByRule.has(rule));
   const rules = new Map<string, ElementRule[]>();
   for (const key of relevantKeys) {
     const kept: ElementRule[] = [];
     for (const draft of drafts.get(key) ?? []) {
-      const allowed = resolved.get(draft);
+      const allowed = allowedByRule.get(draft);
       const childKey =
-        draft.childKey === RESOURCE_BY_TYPE || (draft.childKey && relevantKeys.has(draft.childKey))
+        draft.childKey === RESOURCE_BY_TYPE || (draft.childKey !== undefined && relevantKeys.has(draft.childKey))
           ? draft.childKey
           : undefined;
       if (!allowed && !childKey) continue;
@@ -133,7 +155,7 @@ export function buildRequiredBindingRules(
     }
     rules.set(key, kept);
   }
-  return { rules, stats };
+  return rules;
 }
 
 function isWalkable(sd: StructureDefinition): boolean {
@@ -152,14 +174,12 @@ function draftRules(
 ): DraftRule[] {
   const path = element.path ?? '';
   const name = path.slice(path.lastIndexOf('.') + 1);
-  const binding =
-    element.binding?.strength === 'required' && element.binding.valueSet
-      ? element.binding.valueSet
-      : undefined;
+  const binding = element.binding?.strength === 'required' ? element.binding.valueSet : undefined;
 
   if (element.contentReference) {
     // e.g. Questionnaire.item.item reuses the definition at #Questionnaire.item.
-    return [{ property: name, childKey: element.contentReference.slice(element.contentReference.indexOf('#') + 1) }];
+    const childKey = element.contentReference.slice(element.contentReference.indexOf('#') + 1);
+    return [{ elementPath: path, property: name, childKey }];
   }
 
   const drafts: DraftRule[] = [];
@@ -167,7 +187,7 @@ function draftRules(
     const typeCode = type.code;
     if (!typeCode) continue;
     const property = name.endsWith('[x]') ? name.slice(0, -3) + typeCode[0].toUpperCase() + typeCode.slice(1) : name;
-    const draft: DraftRule = { property };
+    const draft: DraftRule = { elementPath: path, property };
     const kind = BINDABLE_TYPES[typeCode];
     if (binding && kind) draft.binding = { kind, valueSet: binding };
     if (pathsWithChildren.has(path)) draft.childKey = path;

@@ -1,4 +1,4 @@
-// FHIR R4 §4.1.5 required bindings (hl7.org/fhir/R4/terminologies.html#required): finding every
+// FHIR R4 §4.1 Using Codes: required bindings (hl7.org/fhir/R4/terminologies.html#required): finding every
 // bound value in a resource instance, with its FHIRPath location.
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { bindingViolation } from './coded-value-membership.js';

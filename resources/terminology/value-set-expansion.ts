@@ -8,7 +8,7 @@ import { isFromAnotherFhirRelease } from './fhir-release.js';
 /** The members of an expanded value set: codes grouped by code system URL. */
 export type CodesBySystem = Map<string, Set<string>>;
 
-/** Why a value set could not be expanded; reported in the load statistics. */
+/** Why a value set could not be expanded, for diagnosing a binding that is not enforced. */
 export type UnexpandableReason =
   | 'unknown-value-set'
   | 'unknown-code-system'
@@ -17,7 +17,6 @@ export type UnexpandableReason =
   | 'recursive-import'
   | 'version-mismatch'
   | 'not-r4-content';
-
 
 export type ExpansionResult = { ok: true; codes: CodesBySystem } | { ok: false; reason: UnexpandableReason };
 
@@ -45,7 +44,9 @@ export class ValueSetExpander {
     const version = pinnedVersion(canonical);
     const held = this.valueSets.get(url)?.version;
     // Only one version of each value set is at hand; a reference to another cannot be judged with it.
-    if (version !== undefined && held !== undefined && held !== version) return { ok: false, reason: 'version-mismatch' };
+    if (version !== undefined && held !== undefined && held !== version) {
+      return { ok: false, reason: 'version-mismatch' };
+    }
     const known = this.expansions.get(url);
     if (known) return known;
     if (this.expanding.has(url)) return { ok: false, reason: 'recursive-import' };
@@ -136,7 +137,7 @@ export class ValueSetExpander {
 }
 
 /**
- * The codes a filter selects (R4 §4.9.5.3 filter-operator), or undefined when its meaning is not
+ * The codes a filter selects (R4 ValueSet.compose.include.filter.op), or undefined when its meaning is not
  * computable from the definitions. Covers every property/operator pair the R4 value sets use.
  */
 function applyFilter(codeSystem: CodeSystemIndex, filter: ValueSetComposeIncludeFilter): Set<string> | undefined {

@@ -22,3 +22,10 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
 export function uniqueId(prefix = 'test'): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }
+
+export const FHIR_JSON = 'application/fhir+json';
+
+/** A resource body as a FHIR client sends it. */
+export function json(value: unknown): string {
+  return JSON.stringify(value);
+}

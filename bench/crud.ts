@@ -1,0 +1,249 @@
+// `npm run bench:crud`: throughput and latency of FHIR create and read against a real Postgres,
+// next to the same rows written and read with plain SQL through `pg`. A benchmark, not a test:
+// it prints figures and asserts nothing. See bench/README.md.
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import { loadConfig } from '../server/config.js';
+import { createLogger } from '../server/logger.js';
+import { startServer, type RunningServer } from '../server/server.js';
+import { runInChild } from './support/children.js';
+import { BenchAlreadyRunning, DEFAULT_DATABASE_URL, PostgresUnreachable, START_POSTGRES, databaseName, redacted, resetDatabase } from './support/database.js';
+import { observationTemplate } from './support/observation.js';
+import type { Job, PhaseResult } from './support/protocol.js';
+import { parseSettings, SettingsError, type Settings } from './support/settings.js';
+import { busyCores, machineCpu, type MachineCpu } from './support/stats.js';
+
+const RAW_TABLE = 'bench_raw_observation';
+const CREATE_GOAL = 0.4;
+const READ_GOAL = 4000;
+
+interface Phase {
+  label: string;
+  unit: string;
+  result: PhaseResult;
+  /** Average cores used during the measured time by: this process (the server), the load generator, the whole machine. */
+  serverCores: number;
+  loadCores: number;
+  machineCores: number;
+}
+
+const cores = os.availableParallelism?.() ?? os.cpus().length;
+const number = (value: number, digits = 0) =>
+  Number.isFinite(value) ? value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : 'n/a';
+const mib = (bytes: number) => `${number(bytes / 1024 / 1024, 1)} MiB`;
+const pad = (text: string, width: number) => text.padStart(width);
+
+async function runPhase(index: string, label: string, unit: string, job: Job, settings: Settings): Promise<Phase> {
+  process.stdout.write(`${index} ${label}: ${settings.warmupSeconds} s warm-up + ${settings.seconds} s …\n`);
+  let serverCpu: NodeJS.CpuUsage | undefined;
+  let machineStart: MachineCpu | undefined;
+  let started = 0;
+  const limitMs = (settings.warmupSeconds + settings.seconds + 60) * 1000;
+  const result = await runInChild(job, limitMs, () => {
+    serverCpu = process.cpuUsage();
+    started = performance.now();
+    void machineCpu().then((snapshot) => (machineStart = snapshot));
+  });
+  const wall = (performance.now() - started) / 1000;
+  const used = serverCpu ? process.cpuUsage(serverCpu) : undefined;
+  const phase: Phase = {
+    label,
+    unit,
+    result,
+    serverCores: used ? (used.user + used.system) / 1e6 / wall : NaN,
+    loadCores: result.childCpuSeconds / wall,
+    machineCores: busyCores(machineStart, await machineCpu(), cores),
+  };
+  printPhase(phase);
+  return phase;
+}
+
+function printPhase({ result, unit, serverCores, loadCores, machineCores }: Phase): void {
+  const statuses = Object.entries(result.unexpectedByStatus).map(([status, count]) => `${status}×${count}`).join(', ');
+  console.log(
+    `      ${number(result.perSecond)} ${unit}/s over ${number(result.seconds, 1)} s (${number(result.ok)} ok)` +
+      `   latency p50 ${number(result.p50, 1)} ms, p99 ${number(result.p99, 1)} ms, mean ${number(result.mean, 1)} ms`,
+  );
+  console.log(
+    `      unexpected status: ${number(result.unexpected)}${statuses ? ` (${statuses})` : ''}   errors: ${number(result.errors)}` +
+      (result.firstError ? ` (first: ${result.firstError})` : ''),
+  );
+  const rest = machineCores - serverCores - loadCores;
+  console.log(
+    `      CPU, in cores: server ${number(serverCores, 2)}, load generator ${number(loadCores, 2)},` +
+      ` rest (Postgres, OS) ${number(rest, 2)}; machine ${number(machineCores, 2)} of ${cores}`,
+  );
+}
+
+async function createPatient(origin: string): Promise<string> {
+  const response = await fetch(`${origin}/fhir/Patient`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
+    body: JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Bench', given: ['Heart'] }], gender: 'unknown', birthDate: '1970-01-01' }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await response.text();
+  if (response.status !== 201) throw new Error(`creating the Patient answered ${response.status}: ${text.slice(0, 500)}`);
+  return (JSON.parse(text) as { id: string }).id;
+}
+
+/** One create before the load, so that a rejected Observation is told plainly rather than as 10 s of 4xx. */
+async function probeObservation(origin: string, patientId: string): Promise<void> {
+  const { head, tail } = observationTemplate(patientId);
+  const response = await fetch(`${origin}/fhir/Observation`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
+    body: `${head}probe${tail}`,
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await response.text();
+  if (response.status !== 201) throw new Error(`creating an Observation answered ${response.status}: ${text.slice(0, 500)}`);
+}
+
+function printSummary(phases: Phase[]): void {
+  const [create, read, insert, select] = phases;
+  console.log('\nSummary');
+  const header = `  ${'phase'.padEnd(40)}${pad('ops/s', 10)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('non-2xx', 9)}${pad('errors', 8)}`;
+  console.log(header);
+  console.log(`  ${'-'.repeat(header.length - 2)}`);
+  for (const { label, result } of [create, insert, read, select]) {
+    console.log(
+      `  ${label.padEnd(40)}${pad(number(result.perSecond), 10)}${pad(number(result.p50, 1), 9)}${pad(number(result.p99, 1), 9)}` +
+        `${pad(number(result.unexpected), 9)}${pad(number(result.errors), 8)}`,
+    );
+  }
+  const createRatio = create.result.perSecond / insert.result.perSecond;
+  const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
+  console.log('');
+  console.log(
+    `  creates/s ÷ raw inserts/s : ${number(createRatio * 100, 1)} %` +
+      `   (${number(create.result.perSecond)} ÷ ${number(insert.result.perSecond)}; goal ≥ ${CREATE_GOAL * 100} %: ${met(createRatio >= CREATE_GOAL)})`,
+  );
+  console.log(`  reads/s                   : ${number(read.result.perSecond)}   (goal ≥ ${number(READ_GOAL)}/s: ${met(read.result.perSecond >= READ_GOAL)})`);
+  console.log(
+    `  reads/s ÷ raw selects/s   : ${number((read.result.perSecond / select.result.perSecond) * 100, 1)} %` +
+      `   (${number(read.result.perSecond)} ÷ ${number(select.result.perSecond)})`,
+  );
+}
+
+async function countRows(running: RunningServer): Promise<string> {
+  const counts = await running.db.query<{ observation: string; history: string; raw: string }>(
+    `SELECT (SELECT count(*) FROM "Observation") AS observation, (SELECT count(*) FROM resource_history) AS history,
+            (SELECT count(*) FROM ${RAW_TABLE}) AS raw`,
+  );
+  const row = counts.rows[0];
+  return `Observation ${number(Number(row.observation))}, resource_history ${number(Number(row.history))}, ${RAW_TABLE} ${number(Number(row.raw))}`;
+}
+
+async function bench(settings: Settings, databaseUrl: string): Promise<void> {
+  const database = await resetDatabase(databaseUrl);
+  try {
+    await benchServer(settings, databaseUrl, database.serverVersion);
+  } finally {
+    await database.release().catch(() => undefined);
+  }
+}
+
+async function benchServer(settings: Settings, databaseUrl: string, serverVersion: string): Promise<void> {
+  const config = loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: settings.logLevel, DATABASE_URL: databaseUrl });
+  const running = await startServer(config, createLogger(config.LOG_LEVEL));
+  try {
+    const origin = `http://127.0.0.1:${(running.server.address() as AddressInfo).port}`;
+    await running.db.exec(`CREATE TABLE ${RAW_TABLE} (LIKE "Observation" INCLUDING ALL)`);
+    const patientId = await createPatient(origin);
+    await probeObservation(origin, patientId);
+
+    console.log('Kiln CRUD benchmark');
+    console.log(
+      `  NOTE: the server (this process), the load generator (a child process) and Postgres share this ${cores}-CPU machine;` +
+        ' each takes CPU from the others, so the figures are below what separate machines would give.',
+    );
+    console.log(`  Node ${process.version}, ${cores} CPUs (${os.cpus()[0]?.model.trim() ?? 'unknown'}), ${os.platform()} ${os.arch()}`);
+    console.log(`  Postgres ${serverVersion} at ${redacted(databaseUrl)} (schema dropped and recreated)`);
+    console.log(
+      `  settings: concurrency ${settings.connections}, ${settings.seconds} s measured per phase after ${settings.warmupSeconds} s warm-up,` +
+        ` server LOG_LEVEL ${config.LOG_LEVEL}, server pool ${config.DATABASE_POOL_SIZE}, raw pool ${settings.connections},` +
+        ` reference checks ${config.KILN_CHECK_REFERENCES ? 'on' : 'off'}`,
+    );
+    console.log('');
+
+    const common = { connections: settings.connections, seconds: settings.seconds, warmupSeconds: settings.warmupSeconds };
+    const http = { origin, basePath: '/fhir' };
+    const create = await runPhase('[1/4]', 'Kiln create (HTTP POST Observation)', 'creates', { kind: 'http-create', ...http, patientId, ...common }, settings);
+
+    const idRows = await running.db.query<{ id: string }>('SELECT id FROM "Observation" ORDER BY random() LIMIT 100000');
+    const ids = idRows.rows.map((row) => row.id);
+    console.log(`      read phases pick among ${number(ids.length)} Observation ids`);
+    const read = await runPhase('[2/4]', 'Kiln read (HTTP GET Observation/id)', 'reads', { kind: 'http-read', ...http, ids, ...common }, settings);
+
+    const insert = await runPhase(
+      '[3/4]',
+      `Raw INSERT (pg, ${RAW_TABLE})`,
+      'inserts',
+      { kind: 'raw-insert', databaseUrl, table: RAW_TABLE, patientId, ...common },
+      settings,
+    );
+    const select = await runPhase(
+      '[4/4]',
+      'Raw SELECT content by id (pg)',
+      'selects',
+      { kind: 'raw-select', databaseUrl, table: 'Observation', ids, ...common },
+      settings,
+    );
+
+    printSummary([create, read, insert, select]);
+    console.log(`\n  rows at the end: ${await countRows(running)}`);
+    const memory = process.memoryUsage();
+    console.log(
+      `  server process memory at the end: rss ${mib(memory.rss)}, heapUsed ${mib(memory.heapUsed)}` +
+        ` (heapTotal ${mib(memory.heapTotal)}, peak rss ${mib(process.resourceUsage().maxRSS * 1024)})`,
+    );
+  } finally {
+    await running.stop();
+  }
+}
+
+async function main(): Promise<number> {
+  let settings: Settings;
+  try {
+    settings = parseSettings(process.argv.slice(2), process.env);
+  } catch (error) {
+    if (error instanceof SettingsError) {
+      console.error(error.message);
+      return 1;
+    }
+    throw error;
+  }
+  const databaseUrl = process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
+  const name = databaseName(databaseUrl);
+  // The benchmark drops everything in its database: refuse one that does not look like a scratch database.
+  if (!/bench/i.test(name) && process.env.BENCH_ALLOW_RESET !== '1') {
+    console.error(
+      `bench:crud drops and recreates the schema of its database; "${name}" does not look like a benchmark database.` +
+        ' Use a database whose name contains "bench", or set BENCH_ALLOW_RESET=1.',
+    );
+    return 1;
+  }
+  // Bounded time whatever happens: every phase has its own limit too; this one is the last resort.
+  const budgetMs = (4 * (settings.warmupSeconds + settings.seconds + 60) + 120) * 1000;
+  setTimeout(() => {
+    console.error(`bench:crud did not finish within ${budgetMs / 1000} s; stopping.`);
+    process.exit(1);
+  }, budgetMs).unref();
+
+  try {
+    await bench(settings, databaseUrl);
+    return 0;
+  } catch (error) {
+    if (error instanceof PostgresUnreachable) {
+      console.error(`Postgres is not reachable at ${redacted(databaseUrl)} (${error.message}); start it with: ${START_POSTGRES}`);
+    } else if (error instanceof BenchAlreadyRunning) {
+      console.error(error.message);
+    } else {
+      console.error(`bench:crud failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    }
+    return 1;
+  }
+}
+
+process.exit(await main());

@@ -1,0 +1,64 @@
+// Benchmark settings from flags (`npm run bench:crud -- --connections 32`) or environment variables.
+export interface Settings {
+  /** Concurrent connections (HTTP) and concurrent loops / pool size (SQL). */
+  connections: number;
+  /** Measured seconds of each phase. */
+  seconds: number;
+  /** Unmeasured seconds of load before each phase. */
+  warmupSeconds: number;
+  /** LOG_LEVEL of the server under test. */
+  logLevel: string;
+}
+
+export const USAGE = `usage: npm run bench:crud -- [--connections N] [--seconds N] [--warmup N] [--log-level LEVEL]
+  --connections, -c  concurrent connections / SQL loops    (env BENCH_CONNECTIONS, default 16)
+  --seconds, -d      measured seconds of each phase          (env BENCH_SECONDS, default 10)
+  --warmup, -w       unmeasured seconds before each phase    (env BENCH_WARMUP, default 2)
+  --log-level        LOG_LEVEL of the server under test      (env BENCH_LOG_LEVEL, default warn)`;
+
+export class SettingsError extends Error {}
+
+const FLAGS: Record<string, keyof Settings> = {
+  '--connections': 'connections',
+  '-c': 'connections',
+  '--seconds': 'seconds',
+  '-d': 'seconds',
+  '--warmup': 'warmupSeconds',
+  '-w': 'warmupSeconds',
+  '--log-level': 'logLevel',
+};
+
+function integer(name: string, text: string, min: number, max: number): number {
+  if (!/^[0-9]+$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw new SettingsError(`${name} must be a whole number from ${min} to ${max}, not ${JSON.stringify(text)}`);
+  }
+  return Number(text);
+}
+
+export function parseSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
+  const given: Partial<Record<keyof Settings, string>> = {
+    connections: env.BENCH_CONNECTIONS || undefined,
+    seconds: env.BENCH_SECONDS || undefined,
+    warmupSeconds: env.BENCH_WARMUP || undefined,
+    logLevel: env.BENCH_LOG_LEVEL || undefined,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split(/=(.*)/s, 2);
+    if (flag === '--help' || flag === '-h') throw new SettingsError(USAGE);
+    const key = FLAGS[flag];
+    if (!key) throw new SettingsError(`unknown argument ${argv[i]}\n${USAGE}`);
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new SettingsError(`${flag} needs a value\n${USAGE}`);
+    given[key] = value;
+  }
+  const logLevel = given.logLevel ?? 'warn';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw new SettingsError(`--log-level must be one of fatal, error, warn, info, debug, trace, silent, not ${JSON.stringify(logLevel)}`);
+  }
+  return {
+    connections: integer('connections', given.connections ?? '16', 1, 1000),
+    seconds: integer('seconds', given.seconds ?? '10', 1, 3600),
+    warmupSeconds: integer('warmup', given.warmupSeconds ?? '2', 0, 600),
+    logLevel,
+  };
+}

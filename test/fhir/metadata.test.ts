@@ -1,0 +1,73 @@
+// The CapabilityStatement and the health endpoints: hl7.org/fhir/R4/http.html#capabilities
+import request from 'supertest';
+import { resourceTypes } from '../../resources/definitions.js';
+import { startTestServer, type TestServer } from '../support/test-server.js';
+
+let kiln: TestServer;
+beforeAll(async () => {
+  kiln = await startTestServer();
+});
+afterAll(() => kiln.stop());
+
+describe('GET /fhir/metadata', () => {
+  it('describes every R4 resource type with the interactions the server really answers', async () => {
+    const res = await request(kiln.server).get('/fhir/metadata');
+    expect(res.status).toBe(200);
+    const cs = res.body;
+    expect(cs.resourceType).toBe('CapabilityStatement');
+    expect(cs.fhirVersion).toBe('4.0.1');
+    expect(cs.kind).toBe('instance');
+    expect(cs.format).toContain('application/fhir+json');
+    expect(cs.patchFormat).toEqual(['application/json-patch+json']);
+    const types = cs.rest[0].resource.map((r: { type: string }) => r.type);
+    expect(types).toEqual(resourceTypes());
+    expect(types.length).toBeGreaterThanOrEqual(145);
+    const patient = cs.rest[0].resource.find((r: { type: string }) => r.type === 'Patient');
+    expect(patient.interaction.map((i: { code: string }) => i.code).sort()).toEqual(
+      ['create', 'delete', 'history-instance', 'history-type', 'patch', 'read', 'update', 'vread'].sort(),
+    );
+    expect(patient.conditionalDelete).toBe('multiple');
+    expect(patient.referencePolicy).toContain('enforced');
+    expect(cs.rest[0].interaction).toEqual([{ code: 'history-system' }]);
+  });
+
+  it('advertises nothing it does not answer: every advertised interaction works on a sample type', async () => {
+    const cs = (await request(kiln.server).get('/fhir/metadata')).body;
+    const device = cs.rest[0].resource.find((r: { type: string }) => r.type === 'Device');
+    const created = await request(kiln.server).post('/fhir/Device').set('Content-Type', 'application/fhir+json').send('{"resourceType":"Device"}');
+    const id = created.body.id;
+    const calls: Record<string, () => request.Test> = {
+      create: () => request(kiln.server).post('/fhir/Device').set('Content-Type', 'application/fhir+json').send('{"resourceType":"Device"}'),
+      read: () => request(kiln.server).get(`/fhir/Device/${id}`),
+      vread: () => request(kiln.server).get(`/fhir/Device/${id}/_history/1`),
+      update: () => request(kiln.server).put(`/fhir/Device/${id}`).set('Content-Type', 'application/fhir+json').send(JSON.stringify({ resourceType: 'Device', id })),
+      patch: () => request(kiln.server).patch(`/fhir/Device/${id}`).set('Content-Type', 'application/json-patch+json').send('[{"op":"add","path":"/status","value":"active"}]'),
+      'history-instance': () => request(kiln.server).get(`/fhir/Device/${id}/_history`),
+      'history-type': () => request(kiln.server).get('/fhir/Device/_history'),
+      delete: () => request(kiln.server).delete(`/fhir/Device/${id}`),
+    };
+    for (const { code } of device.interaction as { code: string }[]) {
+      const res = await calls[code]();
+      expect([code, res.status < 300]).toEqual([code, true]);
+    }
+  });
+
+  it('answers 405 for other methods', async () => {
+    expect((await request(kiln.server).post('/fhir/metadata')).status).toBe(405);
+  });
+});
+
+describe('health', () => {
+  it('/healthz answers while the process runs and /readyz when the database answers', async () => {
+    expect((await request(kiln.server).get('/healthz')).body).toEqual({ status: 'ok' });
+    const ready = await request(kiln.server).get('/readyz');
+    expect(ready.status).toBe(200);
+    expect(ready.body.status).toBe('ready');
+  });
+
+  it('puts a request id on every response, keeping a well-formed one the client sent', async () => {
+    const res = await request(kiln.server).get('/healthz').set('X-Request-Id', 'abc-123');
+    expect(res.headers['x-request-id']).toBe('abc-123');
+    expect((await request(kiln.server).get('/healthz')).headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
