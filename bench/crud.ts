@@ -11,7 +11,7 @@ import { BenchAlreadyRunning, DEFAULT_DATABASE_URL, PostgresUnreachable, START_P
 import { observationTemplate } from './support/observation.js';
 import type { Job, PhaseResult } from './support/protocol.js';
 import { parseSettings, SettingsError, type Settings } from './support/settings.js';
-import { busyCores, machineCpu, type MachineCpu } from './support/stats.js';
+import { coresBetween, cpuSnapshot, type CpuSnapshot } from './support/stats.js';
 
 const RAW_TABLE = 'bench_raw_observation';
 const CREATE_GOAL = 0.4;
@@ -21,9 +21,10 @@ interface Phase {
   label: string;
   unit: string;
   result: PhaseResult;
-  /** Average cores used during the measured time by: this process (the server), the load generator, the whole machine. */
+  /** Average cores used during the measured time by: this process (the server), the load generator, Postgres, the whole machine. */
   serverCores: number;
   loadCores: number;
+  postgresCores: number;
   machineCores: number;
 }
 
@@ -36,29 +37,31 @@ const pad = (text: string, width: number) => text.padStart(width);
 async function runPhase(index: string, label: string, unit: string, job: Job, settings: Settings): Promise<Phase> {
   process.stdout.write(`${index} ${label}: ${settings.warmupSeconds} s warm-up + ${settings.seconds} s …\n`);
   let serverCpu: NodeJS.CpuUsage | undefined;
-  let machineStart: MachineCpu | undefined;
+  let snapshot: Promise<CpuSnapshot | undefined> = Promise.resolve(undefined);
   let started = 0;
   const limitMs = (settings.warmupSeconds + settings.seconds + 60) * 1000;
   const result = await runInChild(job, limitMs, () => {
     serverCpu = process.cpuUsage();
     started = performance.now();
-    void machineCpu().then((snapshot) => (machineStart = snapshot));
+    snapshot = cpuSnapshot();
   });
   const wall = (performance.now() - started) / 1000;
   const used = serverCpu ? process.cpuUsage(serverCpu) : undefined;
+  const machine = coresBetween(await snapshot, await cpuSnapshot(), cores);
   const phase: Phase = {
     label,
     unit,
     result,
     serverCores: used ? (used.user + used.system) / 1e6 / wall : NaN,
     loadCores: result.childCpuSeconds / wall,
-    machineCores: busyCores(machineStart, await machineCpu(), cores),
+    postgresCores: machine.postgres,
+    machineCores: machine.machine,
   };
   printPhase(phase);
   return phase;
 }
 
-function printPhase({ result, unit, serverCores, loadCores, machineCores }: Phase): void {
+function printPhase({ result, unit, serverCores, loadCores, postgresCores, machineCores }: Phase): void {
   const statuses = Object.entries(result.unexpectedByStatus).map(([status, count]) => `${status}×${count}`).join(', ');
   console.log(
     `      ${number(result.perSecond)} ${unit}/s over ${number(result.seconds, 1)} s (${number(result.ok)} ok)` +
@@ -68,10 +71,10 @@ function printPhase({ result, unit, serverCores, loadCores, machineCores }: Phas
     `      unexpected status: ${number(result.unexpected)}${statuses ? ` (${statuses})` : ''}   errors: ${number(result.errors)}` +
       (result.firstError ? ` (first: ${result.firstError})` : ''),
   );
-  const rest = machineCores - serverCores - loadCores;
+  const other = machineCores - serverCores - loadCores - postgresCores;
   console.log(
     `      CPU, in cores: server ${number(serverCores, 2)}, load generator ${number(loadCores, 2)},` +
-      ` rest (Postgres, OS) ${number(rest, 2)}; machine ${number(machineCores, 2)} of ${cores}`,
+      ` Postgres ${number(postgresCores, 2)}, other ${number(other, 2)}; machine ${number(machineCores, 2)} of ${cores}`,
   );
 }
 
@@ -152,6 +155,9 @@ async function benchServer(settings: Settings, databaseUrl: string, serverVersio
     await running.db.exec(`CREATE TABLE ${RAW_TABLE} (LIKE "Observation" INCLUDING ALL)`);
     const patientId = await createPatient(origin);
     await probeObservation(origin, patientId);
+    // How busy the machine is with nothing of ours running: other work skews every figure.
+    const idleStart = await cpuSnapshot();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
 
     console.log('Kiln CRUD benchmark');
     console.log(
@@ -159,6 +165,11 @@ async function benchServer(settings: Settings, databaseUrl: string, serverVersio
         ' each takes CPU from the others, so the figures are below what separate machines would give.',
     );
     console.log(`  Node ${process.version}, ${cores} CPUs (${os.cpus()[0]?.model.trim() ?? 'unknown'}), ${os.platform()} ${os.arch()}`);
+    const before = coresBetween(idleStart, await cpuSnapshot(), cores);
+    console.log(
+      `  before the load: the machine was busy ${number(before.machine, 2)} of ${cores} cores over 1 s` +
+        (before.machine > 0.25 ? ' — other processes are running: expect lower, noisier figures' : ''),
+    );
     console.log(`  Postgres ${serverVersion} at ${redacted(databaseUrl)} (schema dropped and recreated)`);
     console.log(
       `  settings: concurrency ${settings.connections}, ${settings.seconds} s measured per phase after ${settings.warmupSeconds} s warm-up,` +

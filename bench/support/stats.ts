@@ -14,27 +14,52 @@ export function cpuSecondsSince(start: NodeJS.CpuUsage): number {
   return (used.user + used.system) / 1e6;
 }
 
-/** CPU time of the whole machine so far, from /proc/stat (Linux); undefined elsewhere. */
-export interface MachineCpu {
+/**
+ * CPU time so far, from /proc (Linux): of the whole machine (busy and total, all CPUs) and of the
+ * processes named `postgres` (when Postgres runs on this machine). In clock ticks; undefined
+ * where /proc is not readable.
+ */
+export interface CpuSnapshot {
   busy: number;
   total: number;
+  postgres: number;
 }
 
-export async function machineCpu(): Promise<MachineCpu | undefined> {
+async function postgresTicks(): Promise<number> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  let ticks = 0;
+  for (const name of await readdir('/proc')) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    try {
+      const stat = await readFile(`/proc/${name}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
+      const fields = stat.slice(close + 2).split(' ');
+      // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return ticks;
+}
+
+export async function cpuSnapshot(): Promise<CpuSnapshot | undefined> {
   try {
     const { readFile } = await import('node:fs/promises');
     const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0];
-    const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+    const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
     const total = ticks.reduce((sum, value) => sum + value, 0);
     const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
-    return { busy: total - idle, total };
+    return { busy: total - idle, total, postgres: await postgresTicks() };
   } catch {
     return undefined;
   }
 }
 
-/** How many cores the machine kept busy between two snapshots, on average. */
-export function busyCores(from: MachineCpu | undefined, to: MachineCpu | undefined, cores: number): number {
-  if (!from || !to || to.total === from.total) return NaN;
-  return ((to.busy - from.busy) / (to.total - from.total)) * cores;
+/** Average cores used between two snapshots: by the whole machine and by Postgres. */
+export function coresBetween(from: CpuSnapshot | undefined, to: CpuSnapshot | undefined, cores: number): { machine: number; postgres: number } {
+  if (!from || !to || to.total === from.total) return { machine: NaN, postgres: NaN };
+  const perTick = cores / (to.total - from.total);
+  return { machine: (to.busy - from.busy) * perTick, postgres: (to.postgres - from.postgres) * perTick };
 }

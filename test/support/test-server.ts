@@ -8,14 +8,15 @@ export type TestServer = RunningServer;
 
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const config = loadConfig({
+    DATABASE_URL: process.env.DATABASE_URL ?? '',
+    KILN_SHUTDOWN_GRACE_MS: '2000',
     ...env,
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: process.env.KILN_TEST_LOG_LEVEL ?? 'silent',
-    DATABASE_URL: process.env.DATABASE_URL ?? '',
-    KILN_SHUTDOWN_GRACE_MS: env.KILN_SHUTDOWN_GRACE_MS ?? '2000',
   });
-  return startServer(config, createLogger(config.LOG_LEVEL), { inMemory: true });
+  // An explicit data folder means the test is about the embedded database on disk.
+  return startServer(config, createLogger(config.LOG_LEVEL), { inMemory: !env.KILN_DATA_DIR });
 }
 
 /** Ids unique to one test run, so tests on a shared real database never see each other's data. */
