@@ -36,23 +36,32 @@ const pad = (text: string, width: number) => text.padStart(width);
 
 async function runPhase(index: string, label: string, unit: string, job: Job, settings: Settings): Promise<Phase> {
   process.stdout.write(`${index} ${label}: ${settings.warmupSeconds} s warm-up + ${settings.seconds} s …\n`);
+  // CPU use is measured between the child's two marks: warm-up and connection set-up excluded.
   let serverCpu: NodeJS.CpuUsage | undefined;
-  let snapshot: Promise<CpuSnapshot | undefined> = Promise.resolve(undefined);
+  let serverUsed: NodeJS.CpuUsage | undefined;
   let started = 0;
+  let wall = NaN;
+  let first: Promise<CpuSnapshot | undefined> = Promise.resolve(undefined);
+  let last: Promise<CpuSnapshot | undefined> = Promise.resolve(undefined);
   const limitMs = (settings.warmupSeconds + settings.seconds + 60) * 1000;
-  const result = await runInChild(job, limitMs, () => {
-    serverCpu = process.cpuUsage();
-    started = performance.now();
-    snapshot = cpuSnapshot();
+  const result = await runInChild(job, limitMs, {
+    measuring: () => {
+      serverCpu = process.cpuUsage();
+      started = performance.now();
+      first = cpuSnapshot();
+    },
+    measured: () => {
+      wall = (performance.now() - started) / 1000;
+      serverUsed = serverCpu && process.cpuUsage(serverCpu);
+      last = cpuSnapshot();
+    },
   });
-  const wall = (performance.now() - started) / 1000;
-  const used = serverCpu ? process.cpuUsage(serverCpu) : undefined;
-  const machine = coresBetween(await snapshot, await cpuSnapshot(), cores);
+  const machine = coresBetween(await first, await last, cores);
   const phase: Phase = {
     label,
     unit,
     result,
-    serverCores: used ? (used.user + used.system) / 1e6 / wall : NaN,
+    serverCores: serverUsed ? (serverUsed.user + serverUsed.system) / 1e6 / wall : NaN,
     loadCores: result.childCpuSeconds / wall,
     postgresCores: machine.postgres,
     machineCores: machine.machine,
@@ -75,6 +84,11 @@ function printPhase({ result, unit, serverCores, loadCores, postgresCores, machi
   console.log(
     `      CPU, in cores: server ${number(serverCores, 2)}, load generator ${number(loadCores, 2)},` +
       ` Postgres ${number(postgresCores, 2)}, other ${number(other, 2)}; machine ${number(machineCores, 2)} of ${cores}`,
+  );
+  // Cores × 1e6 ÷ operations per second = CPU microseconds spent on one operation.
+  const perOp = (used: number) => number((used * 1e6) / result.perSecond);
+  console.log(
+    `      CPU per ${unit.replace(/s$/, '')}: server ${perOp(serverCores)} µs, Postgres ${perOp(postgresCores)} µs, load generator ${perOp(loadCores)} µs`,
   );
 }
 

@@ -1,11 +1,11 @@
 // Runs one Job in a child Node process (load-child.js) and waits for its result, within a time limit.
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { ChildMessage, Job, PhaseResult } from './protocol.js';
+import type { ChildMessage, Job, Marks, PhaseResult } from './protocol.js';
 
 const childScript = fileURLToPath(new URL('./load-child.js', import.meta.url));
 
-export function runInChild(job: Job, limitMs: number, onMeasuring: () => void): Promise<PhaseResult> {
+export function runInChild(job: Job, limitMs: number, marks: Marks): Promise<PhaseResult> {
   return new Promise((resolve, reject) => {
     // No inherited flags (such as --cpu-prof given to the benchmark): the child is only a client.
     const child = fork(childScript, [], { execArgv: [], serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -16,7 +16,8 @@ export function runInChild(job: Job, limitMs: number, onMeasuring: () => void): 
       child.kill('SIGKILL');
     }, limitMs);
     child.on('message', (message: ChildMessage) => {
-      if (message.type === 'measuring') onMeasuring();
+      if (message.type === 'measuring') marks.measuring();
+      else if (message.type === 'measured') marks.measured();
       else if (message.type === 'result') result = message.result;
       else failure = message.message;
     });

@@ -2,7 +2,7 @@
 // load generator does not share the server's event loop).
 import autocannon from 'autocannon';
 import { identifierSequence, observationTemplate } from './observation.js';
-import type { Job, PhaseResult } from './protocol.js';
+import type { Job, Marks, PhaseResult } from './protocol.js';
 import { cpuSecondsSince } from './stats.js';
 
 type HttpJob = Extract<Job, { kind: 'http-create' | 'http-read' }>;
@@ -44,12 +44,13 @@ function run(job: HttpJob, seconds: number): Promise<autocannon.Result> {
   });
 }
 
-export async function runHttp(job: HttpJob, measuring: () => void): Promise<PhaseResult> {
+export async function runHttp(job: HttpJob, marks: Marks): Promise<PhaseResult> {
   if (job.warmupSeconds > 0) await run(job, job.warmupSeconds);
-  measuring();
+  marks.measuring();
   const cpu = process.cpuUsage();
   const result = await run(job, job.seconds);
   const childCpuSeconds = cpuSecondsSince(cpu);
+  marks.measured();
 
   const expected = job.kind === 'http-create' ? '201' : '200';
   const byStatus = Object.entries(result.statusCodeStats ?? {}).map(([status, stat]) => [status, stat?.count ?? 0] as const);

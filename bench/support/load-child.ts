@@ -12,8 +12,8 @@ function send(message: ChildMessage): Promise<void> {
 }
 
 async function runJob(job: Job): Promise<PhaseResult> {
-  const measuring = () => void send({ type: 'measuring' });
-  return job.kind === 'http-create' || job.kind === 'http-read' ? runHttp(job, measuring) : runRaw(job, measuring);
+  const marks = { measuring: () => void send({ type: 'measuring' }), measured: () => void send({ type: 'measured' }) };
+  return job.kind === 'http-create' || job.kind === 'http-read' ? runHttp(job, marks) : runRaw(job, marks);
 }
 
 if (!process.send) {

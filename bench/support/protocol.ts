@@ -33,5 +33,13 @@ export interface PhaseResult {
 export type ChildMessage =
   /** The warm-up is over: the measured time starts now. */
   | { type: 'measuring' }
+  /** The measured time is over (sent before the child closes its connections). */
+  | { type: 'measured' }
   | { type: 'result'; result: PhaseResult }
   | { type: 'failed'; message: string };
+
+/** Called by a load generator when its measured time starts and ends. */
+export interface Marks {
+  measuring(): void;
+  measured(): void;
+}

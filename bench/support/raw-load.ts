@@ -3,7 +3,7 @@
 import pg from 'pg';
 import { randomUUID } from 'node:crypto';
 import { heartRateObservation, identifierSequence } from './observation.js';
-import type { Job, PhaseResult } from './protocol.js';
+import type { Job, Marks, PhaseResult } from './protocol.js';
 import { cpuSecondsSince, summarize } from './stats.js';
 
 type RawJob = Extract<Job, { kind: 'raw-insert' | 'raw-select' }>;
@@ -64,7 +64,7 @@ async function loops(connections: number, seconds: number, operation: () => Prom
   return tally;
 }
 
-export async function runRaw(job: RawJob, measuring: () => void): Promise<PhaseResult> {
+export async function runRaw(job: RawJob, marks: Marks): Promise<PhaseResult> {
   const pool = new pg.Pool({ connectionString: job.databaseUrl, max: job.connections, query_timeout: 30_000 });
   pool.on('error', () => undefined);
   try {
@@ -74,12 +74,13 @@ export async function runRaw(job: RawJob, measuring: () => void): Promise<PhaseR
     for (const client of clients) client.release();
     if (job.warmupSeconds > 0) await loops(job.connections, job.warmupSeconds, operation);
 
-    measuring();
+    marks.measuring();
     const cpu = process.cpuUsage();
     const started = performance.now();
     const tally = await loops(job.connections, job.seconds, operation);
     const seconds = (performance.now() - started) / 1000;
     const childCpuSeconds = cpuSecondsSince(cpu);
+    marks.measured();
     return {
       ok: tally.ok,
       unexpected: 0,

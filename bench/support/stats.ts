@@ -15,28 +15,29 @@ export function cpuSecondsSince(start: NodeJS.CpuUsage): number {
 }
 
 /**
- * CPU time so far, from /proc (Linux): of the whole machine (busy and total, all CPUs) and of the
- * processes named `postgres` (when Postgres runs on this machine). In clock ticks; undefined
- * where /proc is not readable.
+ * CPU time so far, from /proc (Linux): of the whole machine (busy and total, all CPUs) and of each
+ * process named `postgres` (when Postgres runs on this machine). In clock ticks; undefined where
+ * /proc is not readable.
  */
 export interface CpuSnapshot {
   busy: number;
   total: number;
-  postgres: number;
+  /** Ticks used so far by each Postgres process, by pid. */
+  postgres: Map<string, number>;
 }
 
-async function postgresTicks(): Promise<number> {
+async function postgresTicks(): Promise<Map<string, number>> {
   const { readdir, readFile } = await import('node:fs/promises');
-  let ticks = 0;
-  for (const name of await readdir('/proc')) {
-    if (!/^[0-9]+$/.test(name)) continue;
+  const ticks = new Map<string, number>();
+  for (const pid of await readdir('/proc')) {
+    if (!/^[0-9]+$/.test(pid)) continue;
     try {
-      const stat = await readFile(`/proc/${name}/stat`, 'utf8');
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
       const close = stat.lastIndexOf(')');
       if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
       const fields = stat.slice(close + 2).split(' ');
-      // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-      ticks += Number(fields[11]) + Number(fields[12]);
+      // utime and stime: fields 14 and 15 of the line, 12 and 13 after the command name.
+      ticks.set(pid, Number(fields[11]) + Number(fields[12]));
     } catch {
       // The process ended meanwhile.
     }
@@ -48,6 +49,7 @@ export async function cpuSnapshot(): Promise<CpuSnapshot | undefined> {
   try {
     const { readFile } = await import('node:fs/promises');
     const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0];
+    // user nice system idle iowait irq softirq steal (guest time is already counted in user).
     const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
     const total = ticks.reduce((sum, value) => sum + value, 0);
     const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
@@ -57,9 +59,14 @@ export async function cpuSnapshot(): Promise<CpuSnapshot | undefined> {
   }
 }
 
-/** Average cores used between two snapshots: by the whole machine and by Postgres. */
+/**
+ * Average cores used between two snapshots: by the whole machine, and by Postgres processes
+ * alive at the end (a backend that exited in between is missed, so Postgres may be undercounted).
+ */
 export function coresBetween(from: CpuSnapshot | undefined, to: CpuSnapshot | undefined, cores: number): { machine: number; postgres: number } {
   if (!from || !to || to.total === from.total) return { machine: NaN, postgres: NaN };
   const perTick = cores / (to.total - from.total);
-  return { machine: (to.busy - from.busy) * perTick, postgres: (to.postgres - from.postgres) * perTick };
+  let postgres = 0;
+  for (const [pid, ticks] of to.postgres) postgres += Math.max(0, ticks - (from.postgres.get(pid) ?? 0));
+  return { machine: (to.busy - from.busy) * perTick, postgres: postgres * perTick };
 }

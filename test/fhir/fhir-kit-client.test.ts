@@ -45,7 +45,7 @@ describe('fhir-kit-client against Kiln', () => {
     const first = (await client.vread({ resourceType: 'Patient', id: created.id, version: '1' })) as Resource;
     expect(first.active).toBeUndefined();
 
-    const history = (await client.history({ resourceType: 'Patient', id: created.id })) as { type: string; entry: { resource: Resource }[] };
+    const history = (await client.history({ resourceType: "Patient", id: created.id })) as unknown as { type: string; entry: { resource: Resource }[] };
     expect(history.type).toBe('history');
     expect(history.entry.map((e) => e.resource.meta.versionId)).toEqual(['3', '2', '1']);
 
@@ -60,11 +60,11 @@ describe('fhir-kit-client against Kiln', () => {
       ids.push(((await client.create({ resourceType: 'Substance', body: { resourceType: 'Substance', code: { text: `s${i}` } } })) as Resource).id);
     }
     type Page = { entry: { resource: Resource }[]; link: { relation: string; url: string }[] };
-    let page = (await client.request(`Substance/_history?_count=2&_since=${encodeURIComponent(since)}`)) as Page;
+    let page = (await client.request(`Substance/_history?_count=2&_since=${encodeURIComponent(since)}`)) as unknown as Page;
     const seen = page.entry.map((e) => e.resource.id);
     let pages = 1;
     while (page.link.some((l) => l.relation === 'next')) {
-      page = (await client.nextPage({ bundle: page as never })) as Page;
+      page = (await client.nextPage({ bundle: page as never })) as unknown as Page;
       seen.push(...page.entry.map((e) => e.resource.id));
       pages++;
     }
