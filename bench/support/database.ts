@@ -74,7 +74,7 @@ export interface BenchDatabase {
 }
 
 /**
- * Creates the database if needed, takes a session lock that keeps a second run out, and drops
+ * Creates the database if needed, takes an advisory lock (held by this connection) that keeps a second run out, and drops
  * everything in it: the server then migrates an empty schema.
  */
 export async function resetDatabase(url: string): Promise<BenchDatabase> {
