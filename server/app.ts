@@ -1,5 +1,5 @@
 // Builds the express application; never listens, so tests can run it in-process.
-import express, { type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import { pinoHttp } from 'pino-http';
 import { randomUUID } from 'node:crypto';
 import type { FhirContext } from './fhir/context.js';
@@ -7,6 +7,8 @@ import { notFound } from './fhir/errors.js';
 import { errorHandler } from './http/error-handler.js';
 import { fhirRouter } from './http/fhir-routes.js';
 import type { Logger } from './logger.js';
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
 export interface AppOptions {
   ctx: FhirContext;
@@ -56,8 +58,10 @@ export function createApp(options: AppOptions): express.Express {
     }
   });
 
-  // Bodies are read raw and parsed by the FHIR layer, which knows what each route accepts.
-  app.use('/fhir', express.raw({ type: () => true, limit: options.maxBodyBytes }), fhirRouter(ctx));
+  // Bodies are read raw and parsed by the FHIR layer, which knows what each route accepts;
+  // reads skip the body parser altogether.
+  const readBody = express.raw({ type: () => true, limit: options.maxBodyBytes });
+  app.use('/fhir', (req: Request, res: Response, next: NextFunction) => (BODY_METHODS.has(req.method) ? readBody(req, res, next) : next()), fhirRouter(ctx));
   app.use((req: Request) => {
     throw notFound(`Nothing at ${req.method} ${req.path}; the FHIR API is at /fhir`);
   });

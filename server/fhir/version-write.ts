@@ -1,10 +1,11 @@
 // Storing one new version of a resource: content with server meta, search columns, history row.
 import type { Resource } from '@medplum/fhirtypes';
 import { searchColumns } from '../../resources/search-columns.js';
-import type { Queryable } from '../store/database.js';
+import { insertCreated } from '../store/create-batch.js';
+import type { Database, Queryable } from '../store/database.js';
 import { writeVersion, type VersionWrite } from '../store/resource-store.js';
 import type { WriteResult } from './context.js';
-import { joinContent, splitContent } from './stored-content.js';
+import { joinContent, splitContent, type SplitContent } from './stored-content.js';
 
 export interface NewVersion {
   resource: Resource;
@@ -15,12 +16,41 @@ export interface NewVersion {
   url: string;
 }
 
-export async function storeVersion(q: Queryable, version: NewVersion): Promise<WriteResult> {
+function prepare(version: NewVersion) {
   const { resource, id, versionId } = version;
   const split = splitContent(resource, id, versionId);
   const stored = { ...resource, id } as Resource;
   const columns: Record<string, unknown> = {};
   for (const column of searchColumns(resource.resourceType)) columns[column.code] = column.extract(stored);
+  return { split, columns };
+}
+
+function result(version: NewVersion, split: SplitContent, lastUpdated: Date): WriteResult {
+  return {
+    status: version.isNew ? 201 : 200,
+    resourceType: version.resource.resourceType,
+    id: version.id,
+    versionId: version.versionId,
+    lastUpdated,
+    content: joinContent(split, lastUpdated),
+  };
+}
+
+/** A create with a server-assigned id outside any transaction: written together with concurrent ones. */
+export async function storeNewResource(db: Database, version: NewVersion): Promise<WriteResult> {
+  const { split, columns } = prepare(version);
+  const lastUpdated = await insertCreated(db, version.resource.resourceType, {
+    id: version.id,
+    contentHead: split.head,
+    contentTail: split.tail,
+    columns,
+  });
+  return result(version, split, lastUpdated);
+}
+
+export async function storeVersion(q: Queryable, version: NewVersion): Promise<WriteResult> {
+  const { resource, id, versionId } = version;
+  const { split, columns } = prepare(version);
   const lastUpdated = await writeVersion(q, {
     resourceType: resource.resourceType,
     id,
@@ -33,14 +63,7 @@ export async function storeVersion(q: Queryable, version: NewVersion): Promise<W
     contentTail: split.tail,
     columns,
   });
-  return {
-    status: version.isNew ? 201 : 200,
-    resourceType: resource.resourceType,
-    id,
-    versionId,
-    lastUpdated,
-    content: joinContent(split, lastUpdated),
-  };
+  return result(version, split, lastUpdated);
 }
 
 export async function storeDeletion(q: Queryable, resourceType: string, id: string, versionId: number): Promise<Date> {

@@ -4,7 +4,7 @@ import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { localReferences, type LocalReference } from '../../resources/references.js';
 import { validationErrors } from '../../resources/validate.js';
 import type { Queryable } from '../store/database.js';
-import { existingIds, existingVersions } from '../store/resource-store.js';
+import { existingIds, existingIdsBatched, existingVersions } from '../store/resource-store.js';
 import type { FhirContext } from './context.js';
 import { invalidResource } from './errors.js';
 
@@ -43,7 +43,9 @@ async function missingReferences(ctx: FhirContext, q: Queryable, resource: Resou
     const current = refs.filter((ref) => ref.versionId === undefined);
     const versioned = refs.filter((ref) => ref.versionId !== undefined);
     if (current.length) {
-      const found = await existingIds(q, type, [...new Set(current.map((ref) => ref.id))]);
+      const ids = [...new Set(current.map((ref) => ref.id))];
+      // Outside a transaction the check can share a query with concurrent writes.
+      const found = q === ctx.db ? await existingIdsBatched(ctx.db, type, ids) : await existingIds(q, type, ids);
       missing.push(...current.filter((ref) => !found.has(ref.id)));
     }
     if (versioned.length) {

@@ -1,6 +1,7 @@
 // SQL for the current version of resources and for writing new versions
 // (FHIR R4 §3.1.0.2-3.1.0.7: read, vread, update, delete; hl7.org/fhir/R4/http.html).
-import type { Queryable } from './database.js';
+import { batchLoader, loaderCache } from './batching.js';
+import type { Database, Queryable } from './database.js';
 import { columnName, tableName } from './schema.js';
 
 export interface StoredVersion {
@@ -36,6 +37,22 @@ export async function readCurrent(q: Queryable, resourceType: string, id: string
   return result.rows[0] && toStored(result.rows[0]);
 }
 
+const currentLoader = loaderCache((db, resourceType) =>
+  batchLoader<string, StoredVersion | undefined>(async (ids) => {
+    const result = await db.query<VersionRow>(
+      `SELECT id, version_id, last_updated, deleted, content FROM ${tableName(resourceType)} WHERE id = ANY($1::text[])`,
+      [ids],
+    );
+    const byId = new Map(result.rows.map((row) => [row.id, toStored(row)]));
+    return ids.map((id) => byId.get(id));
+  }),
+);
+
+/** readCurrent outside a transaction, sharing one query with concurrent reads of the same type. */
+export function readCurrentBatched(db: Database, resourceType: string, id: string): Promise<StoredVersion | undefined> {
+  return currentLoader(db, resourceType).load(id);
+}
+
 /** Reads and locks the current row until the transaction ends, so version checks cannot race. */
 export async function lockCurrent(tx: Queryable, resourceType: string, id: string): Promise<StoredVersion | undefined> {
   const result = await tx.query<VersionRow>(
@@ -67,6 +84,21 @@ export async function existingIds(q: Queryable, resourceType: string, ids: strin
   return new Set(result.rows.map((row) => row.id));
 }
 
+const existsLoader = loaderCache((db, resourceType) =>
+  batchLoader<string, boolean>(async (ids) => {
+    const found = await existingIds(db, resourceType, [...new Set(ids)]);
+    return ids.map((id) => found.has(id));
+  }),
+);
+
+/** existingIds outside a transaction, sharing one query with concurrent checks of the same type. */
+export async function existingIdsBatched(db: Database, resourceType: string, ids: string[]): Promise<Set<string>> {
+  const found = await existsLoader(db, resourceType).loadMany(ids);
+  const failure = found.find((value) => value instanceof Error);
+  if (failure) throw failure;
+  return new Set(ids.filter((_, i) => found[i] === true));
+}
+
 export async function existingVersions(q: Queryable, resourceType: string, refs: { id: string; versionId: number }[]): Promise<Set<string>> {
   const result = await q.query<{ id: string; version_id: number }>(
     `SELECT id, version_id FROM resource_history WHERE resource_type = $1 AND (id, version_id) IN (SELECT * FROM unnest($2::text[], $3::int[])) AND NOT deleted`,
@@ -96,7 +128,7 @@ export interface VersionWrite {
 }
 
 /** FHIR instant text of a timestamptz, to the millisecond, in UTC (same as Date.toISOString). */
-const INSTANT_SQL = `to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+export const INSTANT_SQL = `to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
  * Writes one version: the current row and its history row in a single statement, so a create

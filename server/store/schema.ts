@@ -15,6 +15,11 @@ export function columnName(code: string): string {
   return `"${code}"`;
 }
 
+/** SQL type of each search column of a resource table, by parameter code. */
+export function searchColumnTypes(resourceType: string): Map<string, string> {
+  return new Map(searchColumns(resourceType).map((column) => [column.code, column.sqlType]));
+}
+
 function resourceTableDdl(resourceType: string): string {
   const table = tableName(resourceType);
   const columns = searchColumns(resourceType);

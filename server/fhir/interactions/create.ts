@@ -6,7 +6,7 @@ import { readCurrent } from '../../store/resource-store.js';
 import { parseCriteria } from '../conditional-criteria.js';
 import type { FhirContext, WriteResult } from '../context.js';
 import { preconditionFailed } from '../errors.js';
-import { storeVersion } from '../version-write.js';
+import { storeNewResource, storeVersion } from '../version-write.js';
 import { assertWritable } from '../write-checks.js';
 
 export interface CreateOptions {
@@ -22,7 +22,7 @@ export async function create(ctx: FhirContext, resource: Resource, options: Crea
   const write = { resource: candidate, id, versionId: 1, isNew: true, method: 'POST' as const, url: resource.resourceType };
   if (options.ifNoneExist === undefined) {
     await assertWritable(ctx, ctx.db, candidate);
-    return storeVersion(ctx.db, write);
+    return storeNewResource(ctx.db, write);
   }
   const criteria = parseCriteria(resource.resourceType, options.ifNoneExist, 'If-None-Exist');
   return ctx.db.transaction(async (tx) => {

@@ -1,12 +1,12 @@
 // FHIR R4 §3.1.0.2 read and §3.1.0.3 vread (hl7.org/fhir/R4/http.html#read).
-import { readCurrent, readVersion, type StoredVersion } from '../../store/resource-store.js';
+import { readCurrentBatched, readVersion, type StoredVersion } from '../../store/resource-store.js';
 import type { FhirContext } from '../context.js';
 import { gone, notFound } from '../errors.js';
 
 export type StoredResource = StoredVersion & { resourceType: string; content: string };
 
 export async function read(ctx: FhirContext, resourceType: string, id: string): Promise<StoredResource> {
-  const current = await readCurrent(ctx.db, resourceType, id);
+  const current = await readCurrentBatched(ctx.db, resourceType, id);
   if (!current) throw notFound(`${resourceType}/${id} is not known`);
   if (current.deleted || current.content === null) throw gone(`${resourceType}/${id} has been deleted`);
   return { ...current, resourceType, content: current.content };
