@@ -1,14 +1,12 @@
 // `npm run bench:crud`: throughput and latency of FHIR create and read against a real Postgres,
 // next to the same rows written and read with plain SQL through `pg`. A benchmark, not a test:
 // it prints figures and asserts nothing. See bench/README.md.
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
-import { loadConfig } from '../server/config.js';
-import { createLogger } from '../server/logger.js';
-import { startServer, type RunningServer } from '../server/server.js';
+import pg from 'pg';
 import { runInChild } from './support/children.js';
 import { BenchAlreadyRunning, DEFAULT_DATABASE_URL, PostgresUnreachable, START_POSTGRES, databaseName, redacted, resetDatabase } from './support/database.js';
 import { observationTemplate } from './support/observation.js';
+import { startServerProcess, type ServerProcess } from './support/server-process.js';
 import type { Job, PhaseResult } from './support/protocol.js';
 import { parseSettings, SettingsError, type Settings } from './support/settings.js';
 import { coresBetween, cpuSnapshot, type CpuSnapshot } from './support/stats.js';
@@ -34,11 +32,10 @@ const number = (value: number, digits = 0) =>
 const mib = (bytes: number) => `${number(bytes / 1024 / 1024, 1)} MiB`;
 const pad = (text: string, width: number) => text.padStart(width);
 
-async function runPhase(index: string, label: string, unit: string, job: Job, settings: Settings): Promise<Phase> {
+async function runPhase(index: string, label: string, unit: string, job: Job, settings: Settings, server: ServerProcess): Promise<Phase> {
   process.stdout.write(`${index} ${label}: ${settings.warmupSeconds} s warm-up + ${settings.seconds} s …\n`);
   // CPU use is measured between the child's two marks: warm-up and connection set-up excluded.
-  let serverCpu: NodeJS.CpuUsage | undefined;
-  let serverUsed: NodeJS.CpuUsage | undefined;
+  const serverPids = server.pids();
   let started = 0;
   let wall = NaN;
   let first: Promise<CpuSnapshot | undefined> = Promise.resolve(undefined);
@@ -46,14 +43,12 @@ async function runPhase(index: string, label: string, unit: string, job: Job, se
   const limitMs = (settings.warmupSeconds + settings.seconds + 60) * 1000;
   const result = await runInChild(job, limitMs, {
     measuring: () => {
-      serverCpu = process.cpuUsage();
       started = performance.now();
-      first = cpuSnapshot();
+      first = cpuSnapshot(serverPids);
     },
     measured: () => {
       wall = (performance.now() - started) / 1000;
-      serverUsed = serverCpu && process.cpuUsage(serverCpu);
-      last = cpuSnapshot();
+      last = cpuSnapshot(serverPids);
     },
   });
   const machine = coresBetween(await first, await last, cores);
@@ -61,7 +56,7 @@ async function runPhase(index: string, label: string, unit: string, job: Job, se
     label,
     unit,
     result,
-    serverCores: serverUsed ? (serverUsed.user + serverUsed.system) / 1e6 / wall : NaN,
+    serverCores: machine.server,
     loadCores: result.childCpuSeconds / wall,
     postgresCores: machine.postgres,
     machineCores: machine.machine,
@@ -143,8 +138,8 @@ function printSummary(phases: Phase[]): void {
   );
 }
 
-async function countRows(running: RunningServer): Promise<string> {
-  const counts = await running.db.query<{ observation: string; history: string; raw: string }>(
+async function countRows(pool: pg.Pool): Promise<string> {
+  const counts = await pool.query<{ observation: string; history: string; raw: string }>(
     `SELECT (SELECT count(*) FROM "Observation") AS observation, (SELECT count(*) FROM resource_history) AS history,
             (SELECT count(*) FROM ${RAW_TABLE}) AS raw`,
   );
@@ -162,11 +157,12 @@ async function bench(settings: Settings, databaseUrl: string): Promise<void> {
 }
 
 async function benchServer(settings: Settings, databaseUrl: string, serverVersion: string): Promise<void> {
-  const config = loadConfig({ ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: settings.logLevel, DATABASE_URL: databaseUrl });
-  const running = await startServer(config, createLogger(config.LOG_LEVEL));
+  const serverEnv = { LOG_LEVEL: settings.logLevel, DATABASE_URL: databaseUrl, KILN_WORKERS: settings.workers };
+  const server = await startServerProcess(serverEnv);
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   try {
-    const origin = `http://127.0.0.1:${(running.server.address() as AddressInfo).port}`;
-    await running.db.exec(`CREATE TABLE ${RAW_TABLE} (LIKE "Observation" INCLUDING ALL)`);
+    const origin = server.origin;
+    await pool.query(`CREATE TABLE ${RAW_TABLE} (LIKE "Observation" INCLUDING ALL)`);
     const patientId = await createPatient(origin);
     await probeObservation(origin, patientId);
     // How busy the machine is with nothing of ours running: other work skews every figure.
@@ -175,7 +171,7 @@ async function benchServer(settings: Settings, databaseUrl: string, serverVersio
 
     console.log('Kiln CRUD benchmark');
     console.log(
-      `  NOTE: the server (this process), the load generator (a child process) and Postgres share this ${cores}-CPU machine;` +
+      `  NOTE: the server (its own process tree, as npm start runs it), the load generator (a child process) and Postgres share this ${cores}-CPU machine;` +
         ' each takes CPU from the others, so the figures are below what separate machines would give.',
     );
     console.log(`  Node ${process.version}, ${cores} CPUs (${os.cpus()[0]?.model.trim() ?? 'unknown'}), ${os.platform()} ${os.arch()}`);
@@ -187,19 +183,19 @@ async function benchServer(settings: Settings, databaseUrl: string, serverVersio
     console.log(`  Postgres ${serverVersion} at ${redacted(databaseUrl)} (schema dropped and recreated)`);
     console.log(
       `  settings: concurrency ${settings.connections}, ${settings.seconds} s measured per phase after ${settings.warmupSeconds} s warm-up,` +
-        ` server LOG_LEVEL ${config.LOG_LEVEL}, server pool ${config.DATABASE_POOL_SIZE}, raw pool ${settings.connections},` +
-        ` reference checks ${config.KILN_CHECK_REFERENCES ? 'on' : 'off'}`,
+        ` server LOG_LEVEL ${settings.logLevel}, KILN_WORKERS ${settings.workers} (${server.pids().length - (server.pids().length > 1 ? 1 : 0)} serving),` +
+        ` raw pool ${settings.connections}, server defaults otherwise (reference checks on, pool 20 per worker)`,
     );
     console.log('');
 
     const common = { connections: settings.connections, seconds: settings.seconds, warmupSeconds: settings.warmupSeconds };
     const http = { origin, basePath: '/fhir' };
-    const create = await runPhase('[1/4]', 'Kiln create (HTTP POST Observation)', 'creates', { kind: 'http-create', ...http, patientId, ...common }, settings);
+    const create = await runPhase('[1/4]', 'Kiln create (HTTP POST Observation)', 'creates', { kind: 'http-create', ...http, patientId, ...common }, settings, server);
 
-    const idRows = await running.db.query<{ id: string }>('SELECT id FROM "Observation" ORDER BY random() LIMIT 100000');
+    const idRows = await pool.query<{ id: string }>('SELECT id FROM "Observation" ORDER BY random() LIMIT 100000');
     const ids = idRows.rows.map((row) => row.id);
     console.log(`      read phases pick among ${number(ids.length)} Observation ids`);
-    const read = await runPhase('[2/4]', 'Kiln read (HTTP GET Observation/id)', 'reads', { kind: 'http-read', ...http, ids, ...common }, settings);
+    const read = await runPhase('[2/4]', 'Kiln read (HTTP GET Observation/id)', 'reads', { kind: 'http-read', ...http, ids, ...common }, settings, server);
 
     const insert = await runPhase(
       '[3/4]',
@@ -207,6 +203,7 @@ async function benchServer(settings: Settings, databaseUrl: string, serverVersio
       'inserts',
       { kind: 'raw-insert', databaseUrl, table: RAW_TABLE, patientId, ...common },
       settings,
+      server,
     );
     const select = await runPhase(
       '[4/4]',
@@ -214,17 +211,15 @@ async function benchServer(settings: Settings, databaseUrl: string, serverVersio
       'selects',
       { kind: 'raw-select', databaseUrl, table: 'Observation', ids, ...common },
       settings,
+      server,
     );
 
     printSummary([create, read, insert, select]);
-    console.log(`\n  rows at the end: ${await countRows(running)}`);
-    const memory = process.memoryUsage();
-    console.log(
-      `  server process memory at the end: rss ${mib(memory.rss)}, heapUsed ${mib(memory.heapUsed)}` +
-        ` (heapTotal ${mib(memory.heapTotal)}, peak rss ${mib(process.resourceUsage().maxRSS * 1024)})`,
-    );
+    console.log(`\n  rows at the end: ${await countRows(pool)}`);
+    console.log(`  server memory at the end: rss ${mib(server.rssBytes())} over ${server.pids().length} processes`);
   } finally {
-    await running.stop();
+    await pool.end();
+    await server.stop();
   }
 }
 

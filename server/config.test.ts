@@ -16,11 +16,19 @@ describe('loadConfig', () => {
     expect(config.baseUrl).toBe('https://fhir.example.org/fhir');
   });
 
+  it('runs one process on the embedded database and one per CPU on Postgres', () => {
+    expect(loadConfig({}).KILN_WORKERS).toBe(1);
+    expect(loadConfig({ DATABASE_URL: 'postgres://localhost/kiln' }).KILN_WORKERS).toBeGreaterThanOrEqual(1);
+    expect(loadConfig({ DATABASE_URL: 'postgres://localhost/kiln', KILN_WORKERS: '3' }).KILN_WORKERS).toBe(3);
+    expect(() => loadConfig({ KILN_WORKERS: '2' })).toThrow(/KILN_WORKERS="2": the embedded database allows one process/);
+  });
+
   it.each([
     ['PORT', 'eighty'],
     ['DATABASE_URL', 'mysql://localhost/db'],
     ['KILN_CHECK_REFERENCES', 'maybe'],
     ['KILN_MAX_BODY', 'lots'],
+    ['KILN_WORKERS', 'many'],
   ])('stops with one line naming %s when it is %s', (name, value) => {
     let error: unknown;
     try {

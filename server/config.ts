@@ -1,5 +1,6 @@
 // Kiln's settings, all from environment variables, checked once at start-up: a wrong value stops
 // the process with one line that names the variable.
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 const booleanText = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -30,12 +31,14 @@ const schema = z.object({
   KILN_MAX_CONDITIONAL_DELETES: z.coerce.number().int().min(1).max(100000).default(100),
   KILN_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(20),
   KILN_MAX_PAGE_SIZE: z.coerce.number().int().min(1).max(10000).default(1000),
+  /** Worker processes sharing the port: a number, or auto (one per CPU on Postgres, one on the embedded database). */
+  KILN_WORKERS: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(256)]).default('auto'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** How long shutdown waits for requests in flight before it closes anyway. */
   KILN_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600000).default(10000),
 });
 
-export type Config = z.infer<typeof schema> & { baseUrl: string };
+export type Config = Omit<z.infer<typeof schema>, 'KILN_WORKERS'> & { baseUrl: string; KILN_WORKERS: number };
 
 export class ConfigError extends Error {}
 
@@ -49,5 +52,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const config = parsed.data;
   const baseUrl = (config.KILN_BASE_URL ?? `http://localhost:${config.PORT}/fhir`).replace(/\/+$/, '');
-  return { ...config, baseUrl };
+  // PGlite is one process's database: other processes cannot open the same folder.
+  if (!config.DATABASE_URL && config.KILN_WORKERS !== 'auto' && config.KILN_WORKERS > 1) {
+    throw new ConfigError(`Invalid configuration: KILN_WORKERS=${JSON.stringify(env.KILN_WORKERS)}: the embedded database allows one process; set DATABASE_URL to run more`);
+  }
+  const workers = config.KILN_WORKERS === 'auto' ? (config.DATABASE_URL ? availableParallelism() : 1) : config.KILN_WORKERS;
+  return { ...config, baseUrl, KILN_WORKERS: workers };
 }

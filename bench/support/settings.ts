@@ -8,13 +8,16 @@ export interface Settings {
   warmupSeconds: number;
   /** LOG_LEVEL of the server under test. */
   logLevel: string;
+  /** KILN_WORKERS of the server under test: a number or auto. */
+  workers: string;
 }
 
 export const USAGE = `usage: npm run bench:crud -- [--connections N] [--seconds N] [--warmup N] [--log-level LEVEL]
   --connections, -c  concurrent connections / SQL loops    (env BENCH_CONNECTIONS, default 16)
   --seconds, -d      measured seconds of each phase          (env BENCH_SECONDS, default 10)
   --warmup, -w       unmeasured seconds before each phase    (env BENCH_WARMUP, default 2)
-  --log-level        LOG_LEVEL of the server under test      (env BENCH_LOG_LEVEL, default warn)`;
+  --log-level        LOG_LEVEL of the server under test      (env BENCH_LOG_LEVEL, default warn)
+  --workers          KILN_WORKERS of the server under test   (env BENCH_WORKERS, default auto: one per CPU)`;
 
 export class SettingsError extends Error {}
 
@@ -26,6 +29,7 @@ const FLAGS: Record<string, keyof Settings> = {
   '--warmup': 'warmupSeconds',
   '-w': 'warmupSeconds',
   '--log-level': 'logLevel',
+  '--workers': 'workers',
 };
 
 function integer(name: string, text: string, min: number, max: number): number {
@@ -41,6 +45,7 @@ export function parseSettings(argv: string[], env: NodeJS.ProcessEnv): Settings 
     seconds: env.BENCH_SECONDS || undefined,
     warmupSeconds: env.BENCH_WARMUP || undefined,
     logLevel: env.BENCH_LOG_LEVEL || undefined,
+    workers: env.BENCH_WORKERS || undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split(/=(.*)/s, 2);
@@ -60,5 +65,6 @@ export function parseSettings(argv: string[], env: NodeJS.ProcessEnv): Settings 
     seconds: integer('seconds', given.seconds ?? '10', 1, 3600),
     warmupSeconds: integer('warmup', given.warmupSeconds ?? '2', 0, 600),
     logLevel,
+    workers: given.workers === undefined || given.workers === 'auto' ? 'auto' : String(integer('workers', given.workers, 1, 64)),
   };
 }

@@ -24,20 +24,23 @@ export interface CpuSnapshot {
   total: number;
   /** Ticks used so far by each Postgres process, by pid. */
   postgres: Map<string, number>;
+  /** Ticks used so far by each process of the server under test, by pid. */
+  server: Map<string, number>;
 }
 
-async function postgresTicks(): Promise<Map<string, number>> {
+async function processTicks(serverPids: Set<string>): Promise<{ postgres: Map<string, number>; server: Map<string, number> }> {
   const { readdir, readFile } = await import('node:fs/promises');
-  const ticks = new Map<string, number>();
+  const ticks = { postgres: new Map<string, number>(), server: new Map<string, number>() };
   for (const pid of await readdir('/proc')) {
     if (!/^[0-9]+$/.test(pid)) continue;
     try {
       const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
       const close = stat.lastIndexOf(')');
-      if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
+      const isServer = serverPids.has(pid);
+      if (!isServer && stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
       const fields = stat.slice(close + 2).split(' ');
       // utime and stime: fields 14 and 15 of the line, 12 and 13 after the command name.
-      ticks.set(pid, Number(fields[11]) + Number(fields[12]));
+      (isServer ? ticks.server : ticks.postgres).set(pid, Number(fields[11]) + Number(fields[12]));
     } catch {
       // The process ended meanwhile.
     }
@@ -45,7 +48,7 @@ async function postgresTicks(): Promise<Map<string, number>> {
   return ticks;
 }
 
-export async function cpuSnapshot(): Promise<CpuSnapshot | undefined> {
+export async function cpuSnapshot(serverPids: number[] = []): Promise<CpuSnapshot | undefined> {
   try {
     const { readFile } = await import('node:fs/promises');
     const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0];
@@ -53,7 +56,7 @@ export async function cpuSnapshot(): Promise<CpuSnapshot | undefined> {
     const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
     const total = ticks.reduce((sum, value) => sum + value, 0);
     const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
-    return { busy: total - idle, total, postgres: await postgresTicks() };
+    return { busy: total - idle, total, ...(await processTicks(new Set(serverPids.map(String)))) };
   } catch {
     return undefined;
   }
@@ -63,10 +66,17 @@ export async function cpuSnapshot(): Promise<CpuSnapshot | undefined> {
  * Average cores used between two snapshots: by the whole machine, and by Postgres processes
  * alive at the end (a backend that exited in between is missed, so Postgres may be undercounted).
  */
-export function coresBetween(from: CpuSnapshot | undefined, to: CpuSnapshot | undefined, cores: number): { machine: number; postgres: number } {
-  if (!from || !to || to.total === from.total) return { machine: NaN, postgres: NaN };
+export function coresBetween(
+  from: CpuSnapshot | undefined,
+  to: CpuSnapshot | undefined,
+  cores: number,
+): { machine: number; postgres: number; server: number } {
+  if (!from || !to || to.total === from.total) return { machine: NaN, postgres: NaN, server: NaN };
   const perTick = cores / (to.total - from.total);
-  let postgres = 0;
-  for (const [pid, ticks] of to.postgres) postgres += Math.max(0, ticks - (from.postgres.get(pid) ?? 0));
-  return { machine: (to.busy - from.busy) * perTick, postgres: postgres * perTick };
+  const used = (before: Map<string, number>, after: Map<string, number>) => {
+    let sum = 0;
+    for (const [pid, ticks] of after) sum += Math.max(0, ticks - (before.get(pid) ?? 0));
+    return sum * perTick;
+  };
+  return { machine: (to.busy - from.busy) * perTick, postgres: used(from.postgres, to.postgres), server: used(from.server, to.server) };
 }
