@@ -1,11 +1,10 @@
 // Builds the express application; never listens, so tests can run it in-process.
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { pinoHttp } from 'pino-http';
-import { randomUUID } from 'node:crypto';
 import type { FhirContext } from './fhir/context.js';
 import { notFound } from './fhir/errors.js';
 import { errorHandler } from './http/error-handler.js';
 import { fhirRouter } from './http/fhir-routes.js';
+import { requestLog } from './http/request-log.js';
 import type { Logger } from './logger.js';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
@@ -25,22 +24,7 @@ export function createApp(options: AppOptions): express.Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
 
-  app.use(
-    pinoHttp({
-      logger,
-      genReqId: (req, res) => {
-        const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && /^[A-Za-z0-9\-._]{1,128}$/.test(given) ? given : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-      serializers: {
-        req: (req) => ({ id: req.id, method: req.method, url: req.url }),
-        res: (res) => ({ statusCode: res.statusCode }),
-      },
-    }),
-  );
+  app.use(requestLog(logger));
 
   app.get('/healthz', (_req: Request, res: Response) => {
     res.json({ status: 'ok' });

@@ -13,7 +13,7 @@ interface HttpError {
 
 export function errorHandler(err: unknown, req: Request, res: Response, _next: NextFunction): void {
   const failure = toFhirError(err, req);
-  if (failure.status >= 500) req.log?.error({ err }, 'request failed');
+  if (failure.status >= 500) req.log.error({ err }, 'request failed');
   if (res.headersSent) {
     res.end();
     return;
@@ -37,7 +37,7 @@ function toFhirError(err: unknown, req: Request): FhirError {
   if (sqlStateOf(err) === SqlState.queryCanceled) {
     return new FhirError(503, [issue('transient', 'The database took too long to answer; try again or narrow the request')]);
   }
-  const id = String(req.id ?? '');
+  const id = req.id ?? '';
   return new FhirError(500, [issue('exception', `Internal error${id ? ` (request ${id})` : ''}; it has been logged`)]);
 }
 
