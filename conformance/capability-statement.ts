@@ -2,6 +2,7 @@
 // types, interactions and indexed parameters Kiln actually serves; never a hand-kept list.
 import type { CapabilityStatement, CapabilityStatementRestResource } from '@medplum/fhirtypes';
 import { FHIR_VERSION, resourceTypes } from '../resources/definitions.js';
+import { indexedParameters } from '../resources/search/parameters.js';
 import { CONDITIONAL, SYSTEM_INTERACTIONS, TYPE_INTERACTIONS } from '../server/fhir/supported-interactions.js';
 
 export interface CapabilityOptions {
@@ -10,7 +11,35 @@ export interface CapabilityOptions {
   software?: { name: string; version: string };
 }
 
+const RESOURCE_PARAMETERS = [
+  { name: '_id', type: 'token' as const, definition: 'http://hl7.org/fhir/SearchParameter/Resource-id' },
+  { name: '_lastUpdated', type: 'date' as const, definition: 'http://hl7.org/fhir/SearchParameter/Resource-lastUpdated' },
+];
+
+function searchCapabilities(type: string, revInclude: string[]): Partial<CapabilityStatementRestResource> {
+  const parameters = [...indexedParameters(type).values()];
+  const references = parameters.filter((p) => p.type === 'reference').map((p) => `${type}:${p.code}`);
+  return {
+    searchParam: [...RESOURCE_PARAMETERS, ...parameters.map((p) => ({ name: p.code, type: p.type, definition: p.url }))],
+    searchInclude: references.length ? ['*', ...references] : [],
+    searchRevInclude: revInclude,
+  };
+}
+
+/** For each type, the `Source:parameter` pairs whose references may point at it. */
+function revIncludesByTarget(): Map<string, string[]> {
+  const byTarget = new Map<string, string[]>();
+  for (const source of resourceTypes()) {
+    for (const parameter of indexedParameters(source).values()) {
+      if (parameter.type !== 'reference') continue;
+      for (const target of parameter.target) byTarget.set(target, [...(byTarget.get(target) ?? []), `${source}:${parameter.code}`]);
+    }
+  }
+  return byTarget;
+}
+
 export function capabilityStatement(options: CapabilityOptions): CapabilityStatement {
+  const revIncludes = revIncludesByTarget();
   const software = options.software ?? { name: 'Kiln', version: process.env.npm_package_version ?? '0.1.0' };
   const referencePolicy: CapabilityStatementRestResource['referencePolicy'] = ['literal', 'local'];
   if (options.checkReferences) referencePolicy.push('enforced');
@@ -37,6 +66,7 @@ export function capabilityStatement(options: CapabilityOptions): CapabilityState
           updateCreate: true,
           ...CONDITIONAL,
           referencePolicy,
+          ...searchCapabilities(type, revIncludes.get(type) ?? []),
         })),
         interaction: SYSTEM_INTERACTIONS.map((code) => ({ code })),
       },

@@ -1,6 +1,6 @@
 // Storing one new version of a resource: content with server meta, search columns, history row.
 import type { Resource } from '@medplum/fhirtypes';
-import { searchColumns } from '../../resources/search-columns.js';
+import { emptyIndexValues, indexValues } from '../../resources/search/index-values.js';
 import { insertCreated } from '../store/create-batch.js';
 import type { Database, Queryable } from '../store/database.js';
 import { writeVersion, type VersionWrite } from '../store/resource-store.js';
@@ -20,9 +20,7 @@ function prepare(version: NewVersion) {
   const { resource, id, versionId } = version;
   const split = splitContent(resource, id, versionId);
   const stored = { ...resource, id } as Resource;
-  const columns: Record<string, unknown> = {};
-  for (const column of searchColumns(resource.resourceType)) columns[column.code] = column.extract(stored);
-  return { split, columns };
+  return { split, columns: indexValues(stored) };
 }
 
 function result(version: NewVersion, split: SplitContent, lastUpdated: Date): WriteResult {
@@ -67,8 +65,7 @@ export async function storeVersion(q: Queryable, version: NewVersion): Promise<W
 }
 
 export async function storeDeletion(q: Queryable, resourceType: string, id: string, versionId: number): Promise<Date> {
-  const columns: Record<string, unknown> = {};
-  for (const column of searchColumns(resourceType)) columns[column.code] = null;
+  const columns = emptyIndexValues(resourceType);
   return writeVersion(q, {
     resourceType,
     id,

@@ -4,16 +4,17 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { isResourceType } from '../../resources/definitions.js';
 import { capabilityStatement } from '../../conformance/capability-statement.js';
 import type { FhirContext, WriteResult } from '../fhir/context.js';
-import { methodNotAllowed, notFound, informational, badRequest } from '../fhir/errors.js';
+import { methodNotAllowed, notFound, informational, badRequest, unsupportedMediaType } from '../fhir/errors.js';
 import { create } from '../fhir/interactions/create.js';
 import { conditionalDelete, deleteResource, type DeleteResult } from '../fhir/interactions/delete.js';
 import { history } from '../fhir/interactions/history.js';
+import { search } from '../fhir/interactions/search.js';
 import { conditionalPatch, patch } from '../fhir/interactions/patch.js';
 import { read, vread, type StoredResource } from '../fhir/interactions/read.js';
 import { conditionalUpdate, update } from '../fhir/interactions/update.js';
 import { parseIfMatch } from '../fhir/version-match.js';
 import { binaryBody, sendRawBinary } from './binary.js';
-import { assertFhirJsonBody, assertJsonAcceptable, assertPatchBody } from './media-types.js';
+import { assertFhirJsonBody, assertJsonAcceptable, assertPatchBody, mediaTypeOf } from './media-types.js';
 import { jsonBody, resourceBody } from './request-body.js';
 import { etag, returnPreference, sendJson, sendOutcome, sendWriteBody, setVersionHeaders } from './respond.js';
 
@@ -37,6 +38,7 @@ export function fhirRouter(ctx: FhirContext): express.Router {
   });
 
   route(router, '/:type', {
+    GET: async (req, res) => sendJson(req, res, 200, await search(ctx, typeOf(req), [...searchOf(req)], { lenient: isLenient(req) })),
     POST: async (req, res) => {
       const type = typeOf(req);
       const resource = type === 'Binary' ? binaryBody(req) : (assertFhirJsonBody(req), resourceBody(req, type));
@@ -59,6 +61,18 @@ export function fhirRouter(ctx: FhirContext): express.Router {
     DELETE: async (req, res) => {
       const type = typeOf(req);
       sendDeleted(req, res, await conditionalDelete(ctx, type, requireCriteria(req)), type);
+    },
+  });
+
+  route(router, '/:type/_search', {
+    POST: async (req, res) => {
+      const type = mediaTypeOf(req);
+      if (type !== 'application/x-www-form-urlencoded') {
+        throw unsupportedMediaType(`POST ${req.baseUrl}${req.path} takes the search parameters as application/x-www-form-urlencoded, not ${type ?? '(none)'}`);
+      }
+      const body = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
+      const params = [...searchOf(req), ...new URLSearchParams(body)];
+      sendJson(req, res, 200, await search(ctx, typeOf(req), params, { lenient: isLenient(req) }));
     },
   });
 
@@ -125,6 +139,8 @@ function route(router: express.Router, path: string, handlers: Partial<Record<'G
 }
 
 const typeOf = (req: Request): string => String(req.params.type);
+/** `Prefer: handling=lenient` (hl7.org/fhir/R4/search.html#errors). */
+const isLenient = (req: Request): boolean => /(?:^|[,;\s])handling\s*=\s*lenient/.test(req.get('prefer') ?? '');
 const idOf = (req: Request): string => String(req.params.id);
 
 function searchOf(req: Request): URLSearchParams {

@@ -4,7 +4,7 @@ import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { Request, Response } from 'express';
 import { badRequest, informational } from '../fhir/errors.js';
 import { FHIR_JSON } from './media-types.js';
-import { applySubset, parseSubset } from './subsetting.js';
+import { applySubset, parseSubset } from '../fhir/subsetting.js';
 
 export const etag = (versionId: number) => `W/"${versionId}"`;
 

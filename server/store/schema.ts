@@ -1,8 +1,9 @@
 // The database schema: one table per resource type (current version + typed search columns)
 // and one history table for every version of every resource.
 import { resourceTypes } from '../../resources/definitions.js';
-import { searchColumns } from '../../resources/search-columns.js';
-import type { Database } from './database.js';
+import { indexColumns } from '../../resources/search/index-values.js';
+import { indexedParameters } from '../../resources/search/parameters.js';
+import type { Database, Queryable } from './database.js';
 
 /** Identifiers reach SQL only through this check, never from a request as text. */
 export function tableName(resourceType: string): string {
@@ -10,34 +11,56 @@ export function tableName(resourceType: string): string {
   return `"${resourceType}"`;
 }
 
-export function columnName(code: string): string {
-  if (!/^[a-z][a-z0-9-]*$/.test(code)) throw new Error(`not a search parameter code: ${code}`);
-  return `"${code}"`;
+export function columnName(name: string): string {
+  if (!/^_?[a-z][a-zA-Z0-9-]*(:[a-z]+)?$/.test(name)) throw new Error(`not a search column: ${name}`);
+  return `"${name}"`;
 }
 
-/** SQL type of each search column of a resource table, by parameter code. */
+/** Every search column of a resource table, from the type's indexed search parameters. */
+export function searchColumnsOf(resourceType: string) {
+  return [...indexedParameters(resourceType).values()].flatMap(indexColumns);
+}
+
+/** SQL type of each search column of a resource table, by column name. */
 export function searchColumnTypes(resourceType: string): Map<string, string> {
-  return new Map(searchColumns(resourceType).map((column) => [column.code, column.sqlType]));
+  return new Map(searchColumnsOf(resourceType).map((column) => [column.name, column.sqlType]));
 }
 
 function resourceTableDdl(resourceType: string): string {
   const table = tableName(resourceType);
-  const columns = searchColumns(resourceType);
-  const lines = [
+  return [
     `CREATE TABLE IF NOT EXISTS ${table} (`,
     '  id text PRIMARY KEY,',
     '  version_id integer NOT NULL,',
     '  last_updated timestamptz NOT NULL,',
     '  deleted boolean NOT NULL DEFAULT false,',
-    ...columns.map((column) => `  ${columnName(column.code)} ${column.sqlType},`),
     '  content text',
     ');',
     `CREATE INDEX IF NOT EXISTS "${resourceType}_last_updated" ON ${table} (last_updated);`,
-    ...columns.map(
-      (column) => `CREATE INDEX IF NOT EXISTS "${resourceType}_${column.code}" ON ${table} USING gin (${columnName(column.code)});`,
-    ),
-  ];
-  return lines.join('\n');
+  ].join('\n');
+}
+
+/**
+ * Adds the search columns and indexes the definitions call for and the database lacks. Runs at
+ * every start, so a new search parameter needs no hand-written migration. Indexes are partial
+ * (non-null rows only): a write pays only for the parameters the resource has values for.
+ */
+async function syncSearchColumns(tx: Queryable): Promise<void> {
+  const existing = await tx.query<{ table_name: string; column_name: string }>(
+    "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()",
+  );
+  const have = new Set(existing.rows.map((row) => `${row.table_name}.${row.column_name}`));
+  const statements: string[] = [];
+  for (const type of resourceTypes()) {
+    const missing = searchColumnsOf(type).filter((column) => !have.has(`${type}.${column.name}`));
+    if (!missing.length) continue;
+    statements.push(`ALTER TABLE ${tableName(type)} ${missing.map((c) => `ADD COLUMN IF NOT EXISTS ${columnName(c.name)} ${c.sqlType}`).join(', ')}`);
+    for (const c of missing) {
+      const index = `${type}_${c.name}`.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 63);
+      statements.push(`CREATE INDEX IF NOT EXISTS "${index}" ON ${tableName(type)} USING ${c.index} (${columnName(c.name)}) WHERE ${columnName(c.name)} IS NOT NULL`);
+    }
+  }
+  for (const statement of statements) await tx.query(statement);
 }
 
 const HISTORY_DDL = `
@@ -81,5 +104,6 @@ export async function migrate(db: Database): Promise<void> {
       }
       await tx.query('INSERT INTO kiln_migration (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
     }
+    await syncSearchColumns(tx);
   });
 }

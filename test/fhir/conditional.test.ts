@@ -55,7 +55,7 @@ describe('conditional create (If-None-Exist)', () => {
   });
 
   it('answers 400 for an empty or malformed If-None-Exist', async () => {
-    for (const bad of ['', '   ', 'identifier=', 'identifier=|', 'name=smith', 'identifier=a,,b']) {
+    for (const bad of ['', '   ', 'identifier=', 'identifier=|', 'nickname=smith', 'identifier=a,,b', 'birthdate=yesterday']) {
       const res = await post(withMrn(uniqueId()), bad);
       expect(res.status).toBe(400);
       expect(res.body.resourceType).toBe('OperationOutcome');

@@ -24,7 +24,7 @@ describe('GET /fhir/metadata', () => {
     expect(types.length).toBeGreaterThanOrEqual(145);
     const patient = cs.rest[0].resource.find((r: { type: string }) => r.type === 'Patient');
     expect(patient.interaction.map((i: { code: string }) => i.code).sort()).toEqual(
-      ['create', 'delete', 'history-instance', 'history-type', 'patch', 'read', 'update', 'vread'].sort(),
+      ['create', 'delete', 'history-instance', 'history-type', 'patch', 'read', 'search-type', 'update', 'vread'].sort(),
     );
     expect(patient.conditionalDelete).toBe('multiple');
     expect(patient.referencePolicy).toContain('enforced');
@@ -44,12 +44,37 @@ describe('GET /fhir/metadata', () => {
       patch: () => request(kiln.server).patch(`/fhir/Device/${id}`).set('Content-Type', 'application/json-patch+json').send('[{"op":"add","path":"/status","value":"active"}]'),
       'history-instance': () => request(kiln.server).get(`/fhir/Device/${id}/_history`),
       'history-type': () => request(kiln.server).get('/fhir/Device/_history'),
+      'search-type': () => request(kiln.server).get('/fhir/Device?status=active'),
       delete: () => request(kiln.server).delete(`/fhir/Device/${id}`),
     };
     for (const { code } of device.interaction as { code: string }[]) {
       const res = await calls[code]();
       expect([code, res.status < 300]).toEqual([code, true]);
     }
+  });
+
+  it('answers every search parameter it advertises, for every type', async () => {
+    const cs = (await request(kiln.server).get('/fhir/metadata')).body;
+    const failures: string[] = [];
+    let checked = 0;
+    for (const resource of cs.rest[0].resource as { type: string; searchParam: { name: string }[] }[]) {
+      for (const { name } of resource.searchParam) {
+        const query = name === '_lastUpdated' ? '_lastUpdated=ge2000-01-01' : `${name}:missing=false`;
+        const res = await request(kiln.server).get(`/fhir/${resource.type}?${query}&_count=1`);
+        checked++;
+        if (res.status !== 200 || res.body.type !== 'searchset') failures.push(`${resource.type}?${query}: ${res.status} ${res.text.slice(0, 200)}`);
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(checked).toBeGreaterThan(1500);
+  });
+
+  it('lists the includes and reverse includes it follows', async () => {
+    const cs = (await request(kiln.server).get('/fhir/metadata')).body;
+    const observation = cs.rest[0].resource.find((r: { type: string }) => r.type === 'Observation');
+    expect(observation.searchInclude).toEqual(expect.arrayContaining(['*', 'Observation:subject', 'Observation:performer']));
+    const patient = cs.rest[0].resource.find((r: { type: string }) => r.type === 'Patient');
+    expect(patient.searchRevInclude).toEqual(expect.arrayContaining(['Observation:subject', 'Encounter:patient']));
   });
 
   it('answers 405 for other methods', async () => {

@@ -24,7 +24,7 @@ export async function create(ctx: FhirContext, resource: Resource, options: Crea
     await assertWritable(ctx, ctx.db, candidate);
     return storeNewResource(ctx.db, write);
   }
-  const criteria = parseCriteria(resource.resourceType, options.ifNoneExist, 'If-None-Exist');
+  const criteria = parseCriteria(resource.resourceType, options.ifNoneExist, 'If-None-Exist', ctx.baseUrl);
   return ctx.db.transaction(async (tx) => {
     await lockCriteria(tx, `${resource.resourceType}?${options.ifNoneExist}`);
     const matches = await findMatchingIds(tx, resource.resourceType, criteria, 2);

@@ -26,7 +26,7 @@ export async function deleteResource(ctx: FhirContext, resourceType: string, id:
 
 /** Deletes every match (Kiln declares conditionalDelete "multiple"), up to a configured limit. */
 export async function conditionalDelete(ctx: FhirContext, resourceType: string, query: string): Promise<DeleteResult> {
-  const criteria = parseCriteria(resourceType, query, 'Conditional delete');
+  const criteria = parseCriteria(resourceType, query, 'Conditional delete', ctx.baseUrl);
   return ctx.db.transaction(async (tx) => {
     await lockCriteria(tx, `${resourceType}?${query}`);
     const matches = await findMatchingIds(tx, resourceType, criteria, ctx.maxConditionalDeletes + 1);

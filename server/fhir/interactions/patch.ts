@@ -18,7 +18,7 @@ export async function patch(ctx: FhirContext, resourceType: string, id: string, 
 
 export async function conditionalPatch(ctx: FhirContext, resourceType: string, query: string, operations: unknown, ifMatch?: number): Promise<WriteResult> {
   const ops = asOperations(operations);
-  const criteria = parseCriteria(resourceType, query, 'Conditional patch');
+  const criteria = parseCriteria(resourceType, query, 'Conditional patch', ctx.baseUrl);
   return ctx.db.transaction(async (tx) => {
     const matches = await findMatchingIds(tx, resourceType, criteria, 2);
     if (matches.length === 0) throw notFound(`Conditional patch "${query}" matches no ${resourceType}`);

@@ -54,7 +54,7 @@ export async function conditionalUpdate(
   resource: Resource,
   options: UpdateOptions = {},
 ): Promise<WriteResult> {
-  const criteria = parseCriteria(resourceType, query, 'Conditional update');
+  const criteria = parseCriteria(resourceType, query, 'Conditional update', ctx.baseUrl);
   return retryOnRace(() =>
     ctx.db.transaction(async (tx) => {
       await lockCriteria(tx, `${resourceType}?${query}`);

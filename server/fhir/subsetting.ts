@@ -1,7 +1,7 @@
 // FHIR R4 §3.1.1.5.8-9 `_summary` and `_elements` (hl7.org/fhir/R4/search.html#summary), applied
 // to a resource on its way out; a subset is tagged SUBSETTED as the spec requires.
 import { elementFlags, elementPath } from '../../resources/summary-elements.js';
-import { badRequest } from '../fhir/errors.js';
+import { badRequest } from './errors.js';
 
 export type Subset = { kind: 'summary' } | { kind: 'text' } | { kind: 'data' } | { kind: 'elements'; names: Set<string> };
 

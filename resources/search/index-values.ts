@@ -1,0 +1,213 @@
+// What a write stores for search (hl7.org/fhir/R4/search.html#ptypes): every indexed parameter's
+// values, computed from its FHIRPath expression inside the write, in the shape its columns hold.
+// Multi-valued dates and numbers are kept as one envelope (lowest start, highest end).
+import { evalFhirPathTyped, toTypedValue, type TypedValue } from '@medplum/core';
+import type { Resource } from '@medplum/fhirtypes';
+import { dateRange } from '../fhir-date-range.js';
+import { tokenKey, tokenKeys } from '../token-values.js';
+import { hasRoot, indexedParameters, type ParameterDefinition } from './parameters.js';
+import { normalizeString, stringParts } from './string-values.js';
+
+export interface IndexColumn {
+  name: string;
+  sqlType: 'text[]' | 'timestamptz' | 'numeric';
+  index: 'gin' | 'btree';
+}
+
+/** Column names: the code for the main column, with a suffix for a parameter's other columns. */
+export const column = {
+  main: (code: string) => code,
+  text: (code: string) => `${code}:text`,
+  exact: (code: string) => `${code}:exact`,
+  low: (code: string) => `${code}:lo`,
+  high: (code: string) => `${code}:hi`,
+};
+
+export function indexColumns(parameter: ParameterDefinition): IndexColumn[] {
+  const { code } = parameter;
+  const array = (name: string): IndexColumn => ({ name, sqlType: 'text[]', index: 'gin' });
+  switch (parameter.type) {
+    case 'token':
+      return [array(column.main(code)), array(column.text(code))];
+    case 'string':
+      return [array(column.main(code)), array(column.exact(code))];
+    case 'reference':
+    case 'uri':
+      return [array(column.main(code))];
+    case 'date':
+      return [
+        { name: column.low(code), sqlType: 'timestamptz', index: 'btree' },
+        { name: column.high(code), sqlType: 'timestamptz', index: 'btree' },
+      ];
+    case 'number':
+    case 'quantity': {
+      const range: IndexColumn[] = [
+        { name: column.low(code), sqlType: 'numeric', index: 'btree' },
+        { name: column.high(code), sqlType: 'numeric', index: 'btree' },
+      ];
+      return parameter.type === 'quantity' ? [...range, array(column.main(code))] : range;
+    }
+  }
+}
+
+/** Keys of a reference column: `Type/id`, the id alone, the URL as written, identifier tokens. */
+export const referenceKey = {
+  typed: (type: string, id: string) => `${type}/${id}`,
+  idOnly: (id: string) => `\u0001${id}`,
+  url: (url: string) => url,
+  identifier: (key: string) => `\u0005${key}`,
+};
+
+/** Keys of a quantity's unit column. */
+export const unitKey = {
+  systemAndCode: (system: string, code: string) => `${system}|${code}`,
+  code: (code: string) => `\u0001${code}`,
+  unit: (unit: string) => `\u0002${unit}`,
+};
+
+type Row = Record<string, unknown>;
+const nonEmpty = <T>(values: T[]): T[] | null => (values.length ? values : null);
+
+export function indexValues(resource: Resource): Row {
+  const row: Row = {};
+  const root = [toTypedValue(resource)];
+  for (const parameter of indexedParameters(resource.resourceType).values()) {
+    const values = hasRoot(resource as unknown as Record<string, unknown>, parameter.roots) ? evalFhirPathTyped(parameter.parsed, root) : [];
+    Object.assign(row, valuesFor(parameter, values));
+  }
+  return row;
+}
+
+/** The empty row of a type: what a deletion leaves in the search columns. */
+export function emptyIndexValues(resourceType: string): Row {
+  const row: Row = {};
+  for (const parameter of indexedParameters(resourceType).values()) for (const c of indexColumns(parameter)) row[c.name] = null;
+  return row;
+}
+
+function valuesFor(parameter: ParameterDefinition, values: TypedValue[]): Row {
+  const { code } = parameter;
+  switch (parameter.type) {
+    case 'token':
+      return { [column.main(code)]: nonEmpty(tokenKeys(values)), [column.text(code)]: nonEmpty(tokenTexts(values)) };
+    case 'string': {
+      const parts = stringParts(values);
+      return { [column.main(code)]: nonEmpty([...new Set(parts.map(normalizeString))]), [column.exact(code)]: nonEmpty([...new Set(parts)]) };
+    }
+    case 'reference':
+      return { [column.main(code)]: nonEmpty(referenceKeys(values)) };
+    case 'uri':
+      return { [column.main(code)]: nonEmpty(values.map((v) => v.value).filter((v): v is string => typeof v === 'string')) };
+    case 'date':
+      return envelope(code, values.flatMap(dateRanges));
+    case 'number':
+      return envelope(code, values.flatMap(numberRanges));
+    case 'quantity':
+      return { ...envelope(code, values.flatMap(numberRanges)), [column.main(code)]: nonEmpty(unitKeys(values)) };
+  }
+}
+
+function envelope<T extends Date | number>(code: string, ranges: [T, T][]): Row {
+  if (!ranges.length) return { [column.low(code)]: null, [column.high(code)]: null };
+  let low = ranges[0][0];
+  let high = ranges[0][1];
+  for (const [l, h] of ranges) {
+    if (l < low) low = l;
+    if (h > high) high = h;
+  }
+  return { [column.low(code)]: low, [column.high(code)]: high };
+}
+
+const FAR_PAST = new Date('0001-01-01T00:00:00Z');
+const FAR_FUTURE = new Date('9999-12-31T23:59:59.999Z');
+
+function dateRanges({ type, value }: TypedValue): [Date, Date][] {
+  if (value === null || value === undefined) return [];
+  if (typeof value === 'string') {
+    const range = dateRange(value);
+    return range ? [[range.start, range.end]] : [];
+  }
+  if (type === 'Period') {
+    const start = typeof value.start === 'string' ? dateRange(value.start)?.start : undefined;
+    const end = typeof value.end === 'string' ? dateRange(value.end)?.end : undefined;
+    if (!start && !end) return [];
+    return [[start ?? FAR_PAST, end ?? FAR_FUTURE]];
+  }
+  if (type === 'Timing') {
+    const events = (value.event ?? []).flatMap((event: string) => dateRanges({ type: 'dateTime', value: event }));
+    const bounds = value.repeat?.boundsPeriod ? dateRanges({ type: 'Period', value: value.repeat.boundsPeriod }) : [];
+    return [...events, ...bounds];
+  }
+  return [];
+}
+
+function numberRanges({ type, value }: TypedValue): [number, number][] {
+  if (typeof value === 'number') return [[value, value]];
+  if (value === null || typeof value !== 'object') return [];
+  if (type === 'Range') {
+    const low = typeof value.low?.value === 'number' ? value.low.value : -Infinity;
+    const high = typeof value.high?.value === 'number' ? value.high.value : Infinity;
+    if (low === -Infinity && high === Infinity) return [];
+    return [[low, high]];
+  }
+  if (typeof value.value === 'number') return [[value.value, value.value]];
+  return [];
+}
+
+function unitKeys(values: TypedValue[]): string[] {
+  const keys = new Set<string>();
+  const add = (q: { system?: string; code?: string; unit?: string } | undefined) => {
+    if (!q) return;
+    if (q.code) keys.add(unitKey.code(q.code));
+    if (q.system && q.code) keys.add(unitKey.systemAndCode(q.system, q.code));
+    if (q.unit) keys.add(unitKey.unit(q.unit));
+  };
+  for (const { type, value } of values) {
+    if (type === 'Range') {
+      add(value?.low);
+      add(value?.high);
+    } else if (value && typeof value === 'object') add(value);
+  }
+  return [...keys];
+}
+
+function tokenTexts(values: TypedValue[]): string[] {
+  const texts = new Set<string>();
+  const add = (text: unknown) => {
+    if (typeof text === 'string' && text) texts.add(normalizeString(text));
+  };
+  for (const { type, value } of values) {
+    if (!value || typeof value !== 'object') continue;
+    if (type === 'CodeableConcept') {
+      add(value.text);
+      for (const coding of value.coding ?? []) add(coding.display);
+    } else if (type === 'Coding') add(value.display);
+    else if (type === 'Identifier') add(value.type?.text);
+  }
+  return [...texts];
+}
+
+function referenceKeys(values: TypedValue[]): string[] {
+  const keys = new Set<string>();
+  for (const { value } of values) {
+    if (typeof value === 'string') {
+      // canonical: a URL, possibly with |version
+      keys.add(referenceKey.url(value.split('|')[0]));
+      continue;
+    }
+    if (!value || typeof value !== 'object') continue;
+    const reference = value.reference;
+    if (typeof reference === 'string' && !reference.startsWith('#')) {
+      const match = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(reference);
+      if (match) {
+        keys.add(referenceKey.typed(match[1], match[2]));
+        keys.add(referenceKey.idOnly(match[2]));
+      }
+      keys.add(referenceKey.url(reference));
+    }
+    if (value.identifier) for (const key of tokenKeys([{ type: 'Identifier', value: value.identifier }])) keys.add(referenceKey.identifier(key));
+  }
+  return [...keys];
+}
+
+export { tokenKey };

@@ -1,0 +1,74 @@
+// FHIR R4 §3.1.1 search parameters (hl7.org/fhir/R4/searchparameter-registry.html): the official
+// R4 SearchParameter definitions that apply to each resource type, with the part of each
+// FHIRPath expression that concerns that type.
+import { getExpressionForResourceType, getSearchParameters, parseFhirPath, type FhirPathAtom } from '@medplum/core';
+import type { SearchParameter } from '@medplum/fhirtypes';
+
+export type IndexedType = 'token' | 'string' | 'reference' | 'date' | 'number' | 'quantity' | 'uri';
+
+export interface ParameterDefinition {
+  code: string;
+  type: IndexedType;
+  /** FHIRPath of this parameter for this resource type. */
+  expression: string;
+  /** The same, parsed once. */
+  parsed: FhirPathAtom;
+  /** Resource types a reference parameter may point to. */
+  target: string[];
+  url: string;
+  /**
+   * Top-level elements the expression starts from; when the resource has none of them the
+   * parameter has no value and its FHIRPath need not run (most parameters, on most writes).
+   */
+  roots?: string[];
+}
+
+const OFFICIAL = 'http://hl7.org/fhir/SearchParameter/';
+const INDEXED = new Set<string>(['token', 'string', 'reference', 'date', 'number', 'quantity', 'uri']);
+// Answered from the row's own columns rather than an index of the resource's content.
+const FROM_ROW = new Set(['_id', '_lastUpdated']);
+
+// The Resource-level parameters reach the registry without their canonical URL.
+const RESOURCE_PARAMETERS = new Set(['_tag', '_profile', '_security', '_source']);
+
+const cache = new Map<string, Map<string, ParameterDefinition>>();
+
+/** The indexed parameters of `resourceType` by code (`_id` and `_lastUpdated` are row columns). */
+export function indexedParameters(resourceType: string): Map<string, ParameterDefinition> {
+  let found = cache.get(resourceType);
+  if (found) return found;
+  found = new Map();
+  for (const [code, parameter] of Object.entries(getSearchParameters(resourceType) ?? {}) as [string, SearchParameter][]) {
+    const url = parameter.url ?? (RESOURCE_PARAMETERS.has(code) ? `${OFFICIAL}Resource-${code.slice(1)}` : undefined);
+    if (!url?.startsWith(OFFICIAL) || FROM_ROW.has(code) || !INDEXED.has(parameter.type) || !parameter.expression) continue;
+    const expression = getExpressionForResourceType(resourceType, parameter.expression);
+    if (!expression) continue;
+    found.set(code, { code, type: parameter.type as IndexedType, expression, parsed: parseFhirPath(expression), target: parameter.target ?? [], url, roots: rootsOf(resourceType, expression) });
+  }
+  cache.set(resourceType, found);
+  return found;
+}
+
+/** `Observation.code | Observation.value.as(Quantity)` → [code, value]; undefined if unsure. */
+function rootsOf(resourceType: string, expression: string): string[] | undefined {
+  const parts = expression.split('|').map((part) => part.trim().replace(/^\(+/, ''));
+  const roots: string[] = [];
+  for (const part of parts) {
+    const match = new RegExp(`^${resourceType}\\.([a-zA-Z]+)`).exec(part);
+    if (!match) return undefined;
+    roots.push(match[1]);
+  }
+  return roots;
+}
+
+/** Whether `resource` has an element an expression with these roots could start from. */
+export function hasRoot(resource: Record<string, unknown>, roots: string[] | undefined): boolean {
+  if (!roots) return true;
+  for (const key in resource) {
+    for (const root of roots) {
+      // choice elements: value → valueQuantity
+      if (key === root || (key.startsWith(root) && key.length > root.length && key.charCodeAt(root.length) <= 90)) return true;
+    }
+  }
+  return false;
+}

@@ -1,0 +1,75 @@
+// FHIR R4 §3.1.1 search (hl7.org/fhir/R4/http.html#search, search.html): a searchset Bundle with
+// self/next/previous links a client can follow to the end, matches and includes marked as such.
+import type { OperationOutcome } from '@medplum/fhirtypes';
+import { applySubset } from '../subsetting.js';
+import { countRows, searchRows, type SearchRow } from '../../store/search/search-sql.js';
+import type { FhirContext } from '../context.js';
+import { invalidValue } from '../errors.js';
+import { encodeCursor } from '../search/cursor.js';
+import { resolveIncludes, type FoundResource } from '../search/includes.js';
+import { parseSearch, type ParsedSearch } from '../search/parse-search.js';
+
+export interface SearchOptions {
+  lenient: boolean;
+}
+
+export async function search(ctx: FhirContext, resourceType: string, params: [string, string][], options: SearchOptions): Promise<string> {
+  const plan = parseSearch(resourceType, params, {
+    defaultCount: ctx.defaultPageSize,
+    maxCount: ctx.maxPageSize,
+    baseUrl: ctx.baseUrl,
+    lenient: options.lenient,
+  });
+  const cursor = plan.page?.after ?? plan.page?.before;
+  if (cursor && cursor.length !== plan.sort.length + 1) throw invalidValue('_page does not belong to this search (its sort differs)');
+  const spec = { resourceType, conditions: plan.conditions, sort: plan.sort, count: plan.count, page: plan.page };
+
+  const rows = plan.summaryCount ? [] : await searchRows(ctx.db, spec);
+  const more = rows.length > plan.count;
+  const page = rows.slice(0, plan.count);
+  if (plan.page?.before) page.reverse();
+  const total = plan.total === 'none' ? undefined : await countRows(ctx.db, spec, plan.total === 'estimate');
+
+  const matches = page.map((row) => ({ resourceType, id: row.id, content: row.content }));
+  const included = plan.include.length || plan.revinclude.length ? await resolveIncludes(ctx.db, matches, plan.include, plan.revinclude) : [];
+
+  const hasNewer = plan.page?.before ? more : Boolean(plan.page?.after);
+  const hasOlder = plan.page?.before ? true : more;
+  const links = [{ relation: 'self', url: linkUrl(ctx, plan, plan.page ? (plan.page.after ? encodeCursor('after', plan.page.after) : encodeCursor('before', plan.page.before as unknown[])) : undefined) }];
+  if (hasNewer && page.length) links.push({ relation: 'previous', url: linkUrl(ctx, plan, encodeCursor('before', (page[0] as SearchRow).key)) });
+  if (hasOlder && page.length) links.push({ relation: 'next', url: linkUrl(ctx, plan, encodeCursor('after', (page[page.length - 1] as SearchRow).key)) });
+
+  const head: Record<string, unknown> = { resourceType: 'Bundle', type: 'searchset' };
+  if (total !== undefined) head.total = total;
+  head.link = links;
+  const entries = [
+    ...matches.map((r) => entryText(ctx, plan, r, 'match')),
+    ...included.map((r) => entryText(ctx, plan, r, 'include')),
+  ];
+  if (plan.ignored.length) entries.push(JSON.stringify({ resource: ignoredOutcome(plan.ignored), search: { mode: 'outcome' } }));
+  const headText = JSON.stringify(head);
+  return `${headText.slice(0, -1)}${entries.length ? `,"entry":[${entries.join(',')}]` : ''}}`;
+}
+
+function linkUrl(ctx: FhirContext, plan: ParsedSearch, page?: string): string {
+  const search = new URLSearchParams(plan.linkParams);
+  if (!search.has('_count')) search.set('_count', String(plan.count));
+  if (page) search.set('_page', page);
+  return `${ctx.baseUrl}/${plan.resourceType}?${search}`;
+}
+
+function entryText(ctx: FhirContext, plan: ParsedSearch, resource: FoundResource, mode: 'match' | 'include'): string {
+  const content = plan.subset ? JSON.stringify(applySubset(JSON.parse(resource.content) as Record<string, unknown>, plan.subset)) : resource.content;
+  return `{"fullUrl":${JSON.stringify(`${ctx.baseUrl}/${resource.resourceType}/${resource.id}`)},"resource":${content},"search":{"mode":"${mode}"}}`;
+}
+
+function ignoredOutcome(ignored: string[]): OperationOutcome {
+  return {
+    resourceType: 'OperationOutcome',
+    issue: ignored.map((name) => ({
+      severity: 'warning',
+      code: 'not-supported',
+      details: { text: `Search parameter "${name}" is not known and was ignored (Prefer: handling=lenient)` },
+    })),
+  };
+}

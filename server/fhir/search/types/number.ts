@@ -1,0 +1,45 @@
+// FHIR R4 §3.1.1.5.8 number search (hl7.org/fhir/R4/search.html#number): eq and ne use the
+// interval the precision of the value implies (100 = [99.5, 100.5)); the other prefixes compare
+// with the value itself.
+import { column } from '../../../../resources/search/index-values.js';
+import { and, or, type Column, type Condition } from '../../../store/search/condition.js';
+import { decimalRange, splitPrefix } from '../search-values.js';
+import type { CriterionInput } from './context.js';
+import { missingCondition } from './missing.js';
+import { unsupportedModifier } from './unsupported.js';
+
+export function numberValueCondition(name: string, text: string, low: Column, high: Column): Condition {
+  const [prefix, number] = splitPrefix(text);
+  const { value, low: from, high: to } = decimalRange(number, name);
+  const cmp = (c: Column, op: '<' | '<=' | '>' | '>=', v: number): Condition => ({ kind: 'compare', column: c, op, value: v });
+  const within = and([cmp(low, '>=', from), cmp(high, '<', to)]);
+  switch (prefix) {
+    case 'eq':
+      return within;
+    case 'ne':
+      return and([{ kind: 'missing', column: low, missing: false }, { kind: 'not', condition: within }]);
+    case 'gt':
+    case 'sa':
+      return cmp(high, '>', value);
+    case 'lt':
+    case 'eb':
+      return cmp(low, '<', value);
+    case 'ge':
+      return cmp(high, '>=', value);
+    case 'le':
+      return cmp(low, '<=', value);
+    case 'ap': {
+      const margin = Math.abs(value) * 0.1;
+      return and([cmp(low, '<=', value + margin), cmp(high, '>=', value - margin)]);
+    }
+  }
+}
+
+export function numberCondition(input: CriterionInput): Condition {
+  const { code } = input.parameter;
+  const low = { search: column.low(code) };
+  const high = { search: column.high(code) };
+  if (input.modifier === 'missing') return missingCondition(input, low);
+  if (input.modifier !== undefined) return unsupportedModifier(input, ['missing']);
+  return or(input.values.map((value) => numberValueCondition(input.name, value, low, high)));
+}

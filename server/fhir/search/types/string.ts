@@ -1,0 +1,32 @@
+// FHIR R4 §3.1.1.5.13 string search (hl7.org/fhir/R4/search.html#string): starts-with by default,
+// case- and accent-insensitive; :exact and :contains.
+import { column } from '../../../../resources/search/index-values.js';
+import { normalizeString } from '../../../../resources/search/string-values.js';
+import type { Condition } from '../../../store/search/condition.js';
+import { invalidValue } from '../../errors.js';
+import { unescape } from '../search-values.js';
+import type { CriterionInput } from './context.js';
+import { missingCondition } from './missing.js';
+import { unsupportedModifier } from './unsupported.js';
+
+export function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+export function stringCondition(input: CriterionInput): Condition {
+  const { code } = input.parameter;
+  const values = input.values.map(unescape);
+  if (input.modifier !== 'missing' && values.some((v) => v === '')) throw invalidValue(`Search parameter "${input.name}" has an empty value`);
+  switch (input.modifier) {
+    case undefined:
+      return { kind: 'like-any', column: { search: column.main(code) }, patterns: values.map((v) => `${escapeLike(normalizeString(v))}%`) };
+    case 'contains':
+      return { kind: 'like-any', column: { search: column.main(code) }, patterns: values.map((v) => `%${escapeLike(normalizeString(v))}%`) };
+    case 'exact':
+      return { kind: 'overlap', column: { search: column.exact(code) }, keys: values };
+    case 'missing':
+      return missingCondition(input, { search: column.main(code) });
+    default:
+      return unsupportedModifier(input, ['exact', 'contains', 'missing']);
+  }
+}

@@ -1,0 +1,27 @@
+// The search conditions the FHIR layer builds and the store turns into SQL. Column names come
+// from the search-parameter registry; every value is a bind parameter.
+
+/** A column of the resource table: a search column, or one of the row's own. */
+export type Column = { search: string } | { row: 'id' | 'last_updated' };
+
+export type Condition =
+  | { kind: 'overlap'; column: Column; keys: string[] }
+  | { kind: 'like-any'; column: Column; patterns: string[] }
+  /** Some element of the column is a prefix of one of the values (uri :above). */
+  | { kind: 'prefix-of-any'; column: Column; values: string[] }
+  | { kind: 'compare'; column: Column; op: '<' | '<=' | '>' | '>=' | '='; value: Date | number | string }
+  | { kind: 'missing'; column: Column; missing: boolean }
+  | { kind: 'in'; column: Column; values: string[] }
+  | { kind: 'and' | 'or'; conditions: Condition[] }
+  /** True where the inner condition is false or unknown (no value at all). */
+  | { kind: 'not'; condition: Condition }
+  /** Rows of another type whose reference column points at this row (reverse chaining, _has). */
+  | { kind: 'referenced-by'; resourceType: string; referenceColumn: string; targetType: string; where: Condition }
+  /** This row's reference column points at a row of another type that matches (chaining). */
+  | { kind: 'references'; column: Column; resourceType: string; where: Condition };
+
+/** One `_sort` key: a scalar column, or the least element of an array column. */
+export type SortExpression = { column: Column; descending: boolean; array: boolean; sqlType: 'text' | 'timestamptz' | 'numeric' };
+
+export const and = (conditions: Condition[]): Condition => (conditions.length === 1 ? conditions[0] : { kind: 'and', conditions });
+export const or = (conditions: Condition[]): Condition => (conditions.length === 1 ? conditions[0] : { kind: 'or', conditions });
