@@ -73,6 +73,23 @@ describe('fhir-kit-client against Kiln', () => {
     expect(new Set(seen).size).toBe(seen.length);
   });
 
+  it('searches and follows next links to the end', async () => {
+    const family = `Kit${Date.now().toString(36)}`;
+    const created: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      created.push(((await client.create({ resourceType: 'Patient', body: { resourceType: 'Patient', name: [{ family, given: [`G${i}`] }] } })) as Resource).id);
+    }
+    type Page = { type: string; entry?: { resource: Resource }[]; link: { relation: string; url: string }[] };
+    let page = (await client.search({ resourceType: 'Patient', searchParams: { family, _count: '2', _sort: 'given' } })) as unknown as Page;
+    expect(page.type).toBe('searchset');
+    const seen = (page.entry ?? []).map((e) => e.resource.id);
+    while (page.link.some((l) => l.relation === 'next')) {
+      page = (await client.nextPage({ bundle: page as never })) as unknown as Page;
+      seen.push(...(page.entry ?? []).map((e) => e.resource.id));
+    }
+    expect(seen).toEqual(created);
+  });
+
   it('surfaces an OperationOutcome for invalid data', async () => {
     await expect(client.create({ resourceType: 'Patient', body: { resourceType: 'Patient', gender: 'xyz' } })).rejects.toMatchObject({
       response: { status: 400, data: { resourceType: 'OperationOutcome' } },

@@ -1,0 +1,101 @@
+// Chained and reverse-chained parameters, _include and _revinclude (with :iterate).
+// hl7.org/fhir/R4/search.html#chaining, #has, #include
+import { startTestServer, type TestServer } from '../support/test-server.js';
+import { scope, type Scope } from './support.js';
+
+let kiln: TestServer;
+let s: Scope;
+const ids: Record<string, string> = {};
+
+beforeAll(async () => {
+  kiln = await startTestServer();
+  s = scope(kiln);
+  ids.org = (await s.create({ resourceType: 'Organization', name: 'Lakeside Clinic' })).id;
+  ids.gp = (await s.create({ resourceType: 'Practitioner', name: [{ family: 'Careful' }] })).id;
+  ids.ann = (await s.create({ resourceType: 'Patient', name: [{ family: 'Ashford' }], managingOrganization: { reference: `Organization/${ids.org}` }, generalPractitioner: [{ reference: `Practitioner/${ids.gp}` }] })).id;
+  ids.bob = (await s.create({ resourceType: 'Patient', name: [{ family: 'Barlow' }] })).id;
+  const obs = (patient: string, code: string) =>
+    s.create({ resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code }] }, subject: { reference: `Patient/${patient}` } });
+  ids.annHr = (await obs(ids.ann, '8867-4')).id;
+  ids.annBp = (await obs(ids.ann, '85354-9')).id;
+  ids.bobHr = (await obs(ids.bob, '8867-4')).id;
+  ids.prov = (await s.create({ resourceType: 'Provenance', target: [{ reference: `Observation/${ids.annHr}` }], recorded: '2024-01-01T00:00:00Z', agent: [{ who: { reference: `Practitioner/${ids.gp}` } }] })).id;
+});
+afterAll(() => kiln.stop());
+
+const sorted = (list: string[]) => [...list].sort();
+
+interface Entry {
+  resource: { resourceType: string; id: string };
+  search: { mode: string };
+}
+async function entries(type: string, query: string): Promise<{ match: string[]; include: string[] }> {
+  const res = await s.search(type, query);
+  expect(res.status).toBe(200);
+  const list: Entry[] = res.body.entry ?? [];
+  const pick = (mode: string) => sorted(list.filter((e) => e.search.mode === mode).map((e) => `${e.resource.resourceType}/${e.resource.id}`));
+  return { match: pick('match'), include: pick('include') };
+}
+
+describe('chains', () => {
+  it('follows a reference to a parameter of the target', async () => {
+    expect(sorted(await s.ids('Observation', 'subject:Patient.name=ashford'))).toEqual(sorted([ids.annHr, ids.annBp]));
+    expect(await s.ids('Observation', 'subject:Patient.name=nobody')).toEqual([]);
+  });
+
+  it('follows several levels', async () => {
+    expect(sorted(await s.ids('Observation', 'subject:Patient.organization.name=lakeside'))).toEqual(sorted([ids.annHr, ids.annBp]));
+  });
+
+  it('needs a type when the reference can point to several', async () => {
+    const res = await s.search('Observation', 'subject.name=ashford');
+    expect(res.status).toBe(400);
+    expect(res.body.issue[0].details.text).toContain('name one');
+  });
+});
+
+describe('_has', () => {
+  it('finds resources referred to by resources that match', async () => {
+    expect(await s.ids('Patient', '_has:Observation:subject:code=85354-9')).toEqual([ids.ann]);
+    expect(sorted(await s.ids('Patient', '_has:Observation:subject:code=8867-4'))).toEqual(sorted([ids.ann, ids.bob]));
+    expect(await s.ids('Patient', '_has:Observation:subject:code=0000-0')).toEqual([]);
+  });
+
+  it('nests', async () => {
+    expect(await s.ids('Patient', `_has:Observation:subject:_has:Provenance:target:agent=Practitioner/${ids.gp}`)).toEqual([ids.ann]);
+  });
+
+  it('refuses a reference parameter that cannot point at the type', async () => {
+    const res = await s.search('Patient', '_has:Observation:performer-nothing:code=1');
+    expect(res.status).toBe(400);
+  });
+});
+
+describe('_include and _revinclude', () => {
+  it('adds the resources the matches refer to, marked include', async () => {
+    const found = await entries('Observation', `code=85354-9&_include=Observation:subject`);
+    expect(found.match).toEqual([`Observation/${ids.annBp}`]);
+    expect(found.include).toEqual([`Patient/${ids.ann}`]);
+  });
+
+  it('follows every reference with *, and a target type when given', async () => {
+    const all = await entries('Patient', `_id=${ids.ann}&_include=*`);
+    expect(all.include).toEqual(sorted([`Organization/${ids.org}`, `Practitioner/${ids.gp}`]));
+    const typed = await entries('Patient', `_id=${ids.ann}&_include=Patient:general-practitioner:Practitioner`);
+    expect(typed.include).toEqual([`Practitioner/${ids.gp}`]);
+  });
+
+  it('adds resources that refer to the matches, and iterates', async () => {
+    const rev = await entries('Patient', `_id=${ids.ann}&_revinclude=Observation:subject`);
+    expect(rev.include).toEqual(sorted([`Observation/${ids.annHr}`, `Observation/${ids.annBp}`]));
+    const iterated = await entries('Patient', `_id=${ids.ann}&_revinclude=Observation:subject&_revinclude:iterate=Provenance:target`);
+    expect(iterated.include).toContain(`Provenance/${ids.prov}`);
+    const notIterated = await entries('Patient', `_id=${ids.ann}&_revinclude=Observation:subject&_revinclude=Provenance:target`);
+    expect(notIterated.include).not.toContain(`Provenance/${ids.prov}`);
+  });
+
+  it('refuses what is not a reference parameter', async () => {
+    expect((await s.search('Observation', '_include=Observation:code')).status).toBe(400);
+    expect((await s.search('Observation', '_include=Observation')).status).toBe(400);
+  });
+});
