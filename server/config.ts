@@ -23,6 +23,8 @@ const schema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'a postgres:// connection URL')
     .optional(),
+  /** Longest a single SQL statement may run; a search that would scan too long answers 503. */
+  KILN_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
   /** Folder of the embedded database. */
   KILN_DATA_DIR: z.string().min(1).default('./data'),

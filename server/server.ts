@@ -29,6 +29,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const db = await openDatabase({
     url: config.DATABASE_URL,
     poolSize: config.DATABASE_POOL_SIZE,
+    statementTimeoutMs: config.KILN_STATEMENT_TIMEOUT_MS,
     dataDir: options.inMemory ? undefined : config.KILN_DATA_DIR,
   });
   let shuttingDown = false;

@@ -13,7 +13,8 @@ interface HttpError {
 
 export function errorHandler(err: unknown, req: Request, res: Response, _next: NextFunction): void {
   const failure = toFhirError(err, req);
-  if (failure.status >= 500) req.log.error({ err }, 'request failed');
+  // A failure before the request logger ran has no request log; it must still be answered.
+  if (failure.status >= 500) (req.log as typeof req.log | undefined)?.error({ err }, 'request failed');
   if (res.headersSent) {
     res.end();
     return;

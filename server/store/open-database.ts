@@ -10,16 +10,20 @@ export interface DatabaseSettings {
   poolSize: number;
   /** Folder of the embedded database; undefined keeps it in memory. */
   dataDir?: string;
+  /** Longest one statement may run before the database cancels it. */
+  statementTimeoutMs: number;
 }
 
 export async function openDatabase(settings: DatabaseSettings): Promise<Database> {
   let db: Database;
   if (settings.url) {
-    db = await openPostgres(settings.url, settings.poolSize);
+    db = await openPostgres(settings.url, settings.poolSize, settings.statementTimeoutMs);
   } else {
     if (settings.dataDir) mkdirSync(settings.dataDir, { recursive: true });
     db = await openPglite(settings.dataDir);
   }
+  // Migrations may take longer than any request should.
   await migrate(db);
+  if (db.kind === 'pglite') await db.exec(`SET statement_timeout = ${Math.round(settings.statementTimeoutMs)}`);
   return db;
 }

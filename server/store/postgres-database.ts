@@ -2,8 +2,8 @@
 import pg from 'pg';
 import type { Database, Queryable, QueryResult } from './database.js';
 
-export async function openPostgres(connectionString: string, poolSize: number): Promise<Database> {
-  const pool = new pg.Pool({ connectionString, max: poolSize });
+export async function openPostgres(connectionString: string, poolSize: number, statementTimeoutMs = 0): Promise<Database> {
+  const pool = new pg.Pool({ connectionString, max: poolSize, statement_timeout: statementTimeoutMs || undefined });
   // An idle client that loses its server must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
   const client = await pool.connect();

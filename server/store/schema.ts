@@ -95,6 +95,8 @@ export async function migrate(db: Database): Promise<void> {
   await db.exec('CREATE TABLE IF NOT EXISTS kiln_migration (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
   await db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock(4242001)');
+    // Building indexes on a large table may take longer than any request is allowed to.
+    await tx.query('SET LOCAL statement_timeout = 0');
     const applied = await tx.query<{ version: number }>('SELECT version FROM kiln_migration');
     const done = new Set(applied.rows.map((row) => row.version));
     for (const migration of MIGRATIONS) {
