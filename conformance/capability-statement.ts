@@ -67,8 +67,12 @@ export function capabilityStatement(options: CapabilityOptions): CapabilityState
           ...CONDITIONAL,
           referencePolicy,
           ...searchCapabilities(type, revIncludes.get(type) ?? []),
+          ...(type === 'Patient'
+            ? { operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }] }
+            : {}),
         })),
         interaction: SYSTEM_INTERACTIONS.map((code) => ({ code })),
+        compartment: ['http://hl7.org/fhir/CompartmentDefinition/patient'],
       },
     ],
   };

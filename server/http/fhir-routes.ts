@@ -9,6 +9,8 @@ import { create } from '../fhir/interactions/create.js';
 import { conditionalDelete, deleteResource, type DeleteResult } from '../fhir/interactions/delete.js';
 import { history } from '../fhir/interactions/history.js';
 import { search } from '../fhir/interactions/search.js';
+import { everything } from '../fhir/interactions/everything.js';
+import { compartment } from '../../resources/compartments.js';
 import { conditionalPatch, patch } from '../fhir/interactions/patch.js';
 import { read, vread, type StoredResource } from '../fhir/interactions/read.js';
 import { conditionalUpdate, update } from '../fhir/interactions/update.js';
@@ -109,8 +111,31 @@ export function fhirRouter(ctx: FhirContext): express.Router {
     },
   });
 
+  route(router, '/Patient/:id/\$everything', {
+    GET: async (req, res) => {
+      await sendJson(req, res, 200, (await everything(ctx, idOf(req), searchOf(req), `Patient/${idOf(req)}/$everything`)).bundle);
+    },
+  });
+
   route(router, '/:type/:id/_history', {
     GET: async (req, res) => sendJson(req, res, 200, (await history(ctx, { resourceType: typeOf(req), id: idOf(req) }, searchOf(req))).bundle),
+  });
+
+  // Compartment search: Patient/123/Observation?…, and Patient/123/* for every type in it.
+  route(router, '/:type/:id/:compartmentType', {
+    GET: async (req, res) => {
+      const owner = typeOf(req);
+      const id = idOf(req);
+      const target = String(req.params.compartmentType);
+      if (!compartment(owner)) throw notFound(`Kiln answers compartment searches for Patient; ${owner} compartments are not served`);
+      await read(ctx, owner, id);
+      if (target === '*') {
+        sendJson(req, res, 200, (await everything(ctx, id, searchOf(req), `${owner}/${id}/*`)).bundle);
+        return;
+      }
+      if (!isResourceType(target)) throw notFound(`Unknown resource type "${target}"`);
+      sendJson(req, res, 200, await search(ctx, target, [...searchOf(req)], { lenient: isLenient(req), compartment: { type: owner, id } }));
+    },
   });
 
   route(router, '/:type/:id/_history/:vid', {

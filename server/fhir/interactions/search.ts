@@ -8,9 +8,12 @@ import { invalidValue } from '../errors.js';
 import { encodeCursor } from '../search/cursor.js';
 import { resolveIncludes, type FoundResource } from '../search/includes.js';
 import { parseSearch, type ParsedSearch } from '../search/parse-search.js';
+import { compartmentCondition } from './everything.js';
 
 export interface SearchOptions {
   lenient: boolean;
+  /** Search within a compartment: `Patient/123/Observation?…`. */
+  compartment?: { type: string; id: string };
 }
 
 export async function search(ctx: FhirContext, resourceType: string, params: [string, string][], options: SearchOptions): Promise<string> {
@@ -22,7 +25,14 @@ export async function search(ctx: FhirContext, resourceType: string, params: [st
   });
   const cursor = plan.page?.after ?? plan.page?.before;
   if (cursor && cursor.length !== plan.sort.length + 1) throw invalidValue('_page does not belong to this search (its sort differs)');
-  const spec = { resourceType, conditions: plan.conditions, sort: plan.sort, count: plan.count, page: plan.page };
+  const conditions = [...plan.conditions];
+  if (options.compartment) {
+    const membership = compartmentCondition(options.compartment.type, options.compartment.id, resourceType);
+    if (!membership) throw invalidValue(`${resourceType} resources are never in the ${options.compartment.type} compartment`);
+    conditions.push(membership);
+  }
+  const prefix = options.compartment ? `${options.compartment.type}/${options.compartment.id}/` : '';
+  const spec = { resourceType, conditions, sort: plan.sort, count: plan.count, page: plan.page };
 
   const rows = plan.summaryCount ? [] : await searchRows(ctx.db, spec);
   const more = rows.length > plan.count;
@@ -35,9 +45,9 @@ export async function search(ctx: FhirContext, resourceType: string, params: [st
 
   const hasNewer = plan.page?.before ? more : Boolean(plan.page?.after);
   const hasOlder = plan.page?.before ? true : more;
-  const links = [{ relation: 'self', url: linkUrl(ctx, plan, plan.page ? (plan.page.after ? encodeCursor('after', plan.page.after) : encodeCursor('before', plan.page.before as unknown[])) : undefined) }];
-  if (hasNewer && page.length) links.push({ relation: 'previous', url: linkUrl(ctx, plan, encodeCursor('before', (page[0] as SearchRow).key)) });
-  if (hasOlder && page.length) links.push({ relation: 'next', url: linkUrl(ctx, plan, encodeCursor('after', (page[page.length - 1] as SearchRow).key)) });
+  const links = [{ relation: 'self', url: linkUrl(ctx, plan, prefix, plan.page ? (plan.page.after ? encodeCursor('after', plan.page.after) : encodeCursor('before', plan.page.before as unknown[])) : undefined) }];
+  if (hasNewer && page.length) links.push({ relation: 'previous', url: linkUrl(ctx, plan, prefix, encodeCursor('before', (page[0] as SearchRow).key)) });
+  if (hasOlder && page.length) links.push({ relation: 'next', url: linkUrl(ctx, plan, prefix, encodeCursor('after', (page[page.length - 1] as SearchRow).key)) });
 
   const head: Record<string, unknown> = { resourceType: 'Bundle', type: 'searchset' };
   if (total !== undefined) head.total = total;
@@ -51,11 +61,11 @@ export async function search(ctx: FhirContext, resourceType: string, params: [st
   return `${headText.slice(0, -1)}${entries.length ? `,"entry":[${entries.join(',')}]` : ''}}`;
 }
 
-function linkUrl(ctx: FhirContext, plan: ParsedSearch, page?: string): string {
+function linkUrl(ctx: FhirContext, plan: ParsedSearch, prefix: string, page?: string): string {
   const search = new URLSearchParams(plan.linkParams);
   if (!search.has('_count')) search.set('_count', String(plan.count));
   if (page) search.set('_page', page);
-  return `${ctx.baseUrl}/${plan.resourceType}?${search}`;
+  return `${ctx.baseUrl}/${prefix}${plan.resourceType}?${search}`;
 }
 
 function entryText(ctx: FhirContext, plan: ParsedSearch, resource: FoundResource, mode: 'match' | 'include'): string {

@@ -1,0 +1,124 @@
+// FHIR R4 Patient/$everything (hl7.org/fhir/R4/patient-operation-everything.html) and the
+// all-types compartment search `Patient/{id}/*` (hl7.org/fhir/R4/http.html#vsearch): the patient
+// and every resource in its compartment, paged across types.
+import { dateRange } from '../../../resources/fhir-date-range.js';
+import { compartment } from '../../../resources/compartments.js';
+import { isResourceType } from '../../../resources/definitions.js';
+import { column } from '../../../resources/search/index-values.js';
+import { or, type Condition } from '../../store/search/condition.js';
+import { searchRows } from '../../store/search/search-sql.js';
+import type { FhirContext } from '../context.js';
+import { badRequest, invalidValue, notFound } from '../errors.js';
+import { read } from './read.js';
+
+export interface EverythingPage {
+  bundle: string;
+}
+
+/** The condition placing rows of `type` in the compartment of `owner` (e.g. Patient/123). */
+export function compartmentCondition(compartmentType: string, id: string, type: string): Condition | undefined {
+  const definition = compartment(compartmentType);
+  if (type === compartmentType) return { kind: 'in', column: { row: 'id' }, values: [id] };
+  const params = definition?.members.get(type);
+  if (!params) return undefined;
+  return or(params.map((code) => ({ kind: 'overlap', column: { search: column.main(code) }, keys: [`${compartmentType}/${id}`] })));
+}
+
+interface Cursor {
+  typeIndex: number;
+  afterId?: string;
+}
+
+export async function everything(ctx: FhirContext, patientId: string, params: URLSearchParams, path: string): Promise<EverythingPage> {
+  await read(ctx, 'Patient', patientId);
+  const definition = compartment('Patient');
+  if (!definition) throw notFound('The Patient compartment is not defined');
+  let count = ctx.defaultPageSize;
+  let since: Date | undefined;
+  let types = ['Patient', ...[...definition.members.keys()].filter((t) => t !== 'Patient').sort()];
+  let cursor: Cursor = { typeIndex: 0 };
+  const linkParams = new URLSearchParams();
+  for (const [name, value] of params) {
+    switch (name) {
+      case '_count':
+        if (!/^[0-9]{1,7}$/.test(value)) throw invalidValue(`_count must be a whole number, not "${value}"`);
+        count = Math.max(1, Math.min(Number(value), ctx.maxPageSize));
+        break;
+      case '_since': {
+        const range = dateRange(value);
+        if (!range) throw invalidValue(`_since must be a FHIR instant, not "${value}"`);
+        since = range.start;
+        linkParams.set(name, value);
+        break;
+      }
+      case '_type': {
+        const wanted = value.split(',');
+        const unknown = wanted.filter((t) => !isResourceType(t));
+        if (unknown.length) throw invalidValue(`_type: ${unknown.join(', ')} is not a resource type`);
+        types = types.filter((t) => wanted.includes(t));
+        linkParams.set(name, value);
+        break;
+      }
+      case '_page': {
+        const decoded = decodePage(value);
+        if (!decoded) throw invalidValue(`_page "${value}" is not a page of this request`);
+        cursor = decoded;
+        break;
+      }
+      case '_format':
+      case '_pretty':
+        linkParams.set(name, value);
+        break;
+      default:
+        throw badRequest(`${path.endsWith('*') ? 'Compartment search' : '$everything'} does not support the parameter "${name}" (supported: _count, _since, _type)`);
+    }
+  }
+  linkParams.set('_count', String(count));
+
+  const entries: string[] = [];
+  let next: Cursor | undefined;
+  for (let index = cursor.typeIndex; index < types.length; index++) {
+    const type = types[index];
+    const membership = compartmentCondition('Patient', patientId, type) as Condition;
+    const conditions: Condition[] = [membership];
+    if (since) conditions.push({ kind: 'compare', column: { row: 'last_updated' }, op: '>=', value: since });
+    const remaining = count - entries.length;
+    const after = index === cursor.typeIndex && cursor.afterId ? { after: [cursor.afterId] } : undefined;
+    const rows = await searchRows(ctx.db, { resourceType: type, conditions, sort: [], count: remaining, page: after });
+    for (const row of rows.slice(0, remaining)) {
+      entries.push(`{"fullUrl":${JSON.stringify(`${ctx.baseUrl}/${type}/${row.id}`)},"resource":${row.content},"search":{"mode":"match"}}`);
+    }
+    if (rows.length > remaining) {
+      next = { typeIndex: index, afterId: rows[remaining - 1].id };
+      break;
+    }
+    if (entries.length >= count) {
+      if (index + 1 < types.length) next = { typeIndex: index + 1 };
+      break;
+    }
+  }
+  const url = (page?: Cursor) => {
+    const search = new URLSearchParams(linkParams);
+    if (page) search.set('_page', encodePage(page));
+    return `${ctx.baseUrl}/${path}?${search}`;
+  };
+  const links = [{ relation: 'self', url: url(cursor.typeIndex || cursor.afterId ? cursor : undefined) }];
+  if (next) links.push({ relation: 'next', url: url(next) });
+  const head = JSON.stringify({ resourceType: 'Bundle', type: 'searchset', link: links });
+  return { bundle: `${head.slice(0, -1)}${entries.length ? `,"entry":[${entries.join(',')}]` : ''}}` };
+}
+
+function encodePage(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify([cursor.typeIndex, cursor.afterId ?? null])).toString('base64url');
+}
+
+function decodePage(text: string): Cursor | undefined {
+  try {
+    const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown;
+    if (!Array.isArray(value) || value.length !== 2 || !Number.isInteger(value[0]) || value[0] < 0) return undefined;
+    if (value[1] !== null && typeof value[1] !== 'string') return undefined;
+    return { typeIndex: value[0] as number, afterId: (value[1] as string | null) ?? undefined };
+  } catch {
+    return undefined;
+  }
+}
