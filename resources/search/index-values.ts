@@ -10,7 +10,7 @@ import { normalizeString, stringParts } from './string-values.js';
 
 export interface IndexColumn {
   name: string;
-  sqlType: 'text[]' | 'timestamptz' | 'numeric';
+  sqlType: 'text[]' | 'timestamptz' | 'numeric' | 'jsonb';
   index: 'gin' | 'btree';
 }
 
@@ -39,6 +39,8 @@ export function indexColumns(parameter: ParameterDefinition): IndexColumn[] {
         { name: column.low(code), sqlType: 'timestamptz', index: 'btree' },
         { name: column.high(code), sqlType: 'timestamptz', index: 'btree' },
       ];
+    case 'composite':
+      return [{ name: column.main(code), sqlType: 'jsonb', index: 'gin' }];
     case 'number':
     case 'quantity': {
       const range: IndexColumn[] = [
@@ -88,6 +90,8 @@ export function emptyIndexValues(resourceType: string): Row {
 function valuesFor(parameter: ParameterDefinition, values: TypedValue[]): Row {
   const { code } = parameter;
   switch (parameter.type) {
+    case 'composite':
+      return { [column.main(code)]: compositeItems(parameter, values) };
     case 'token':
       return { [column.main(code)]: nonEmpty(tokenKeys(values)), [column.text(code)]: nonEmpty(tokenTexts(values)) };
     case 'string': {
@@ -105,6 +109,35 @@ function valuesFor(parameter: ParameterDefinition, values: TypedValue[]): Row {
     case 'quantity':
       return { ...envelope(code, values.flatMap(numberRanges)), [column.main(code)]: nonEmpty(unitKeys(values)) };
   }
+}
+
+/**
+ * One JSON object per item of the composite's expression (an Observation, or each of its
+ * components), holding each part's values under its index: `{"0": [token keys], "1:lo": 72, …}`.
+ * Parts are matched within one item, as composite search requires.
+ */
+function compositeItems(parameter: ParameterDefinition, items: TypedValue[]): string | null {
+  const out: Record<string, unknown>[] = [];
+  for (const item of items) {
+    const entry: Record<string, unknown> = {};
+    let complete = true;
+    for (const [index, part] of (parameter.components ?? []).entries()) {
+      const partDefinition = { ...parameter, code: String(index), type: part.type, components: undefined };
+      const partRow = valuesFor(partDefinition, evalFhirPathTyped(part.parsed, [item]));
+      const present = Object.values(partRow).some((v) => v !== null);
+      if (!present) complete = false;
+      for (const [key, value] of Object.entries(partRow)) if (value !== null) entry[key] = jsonSafe(value);
+    }
+    if (complete) out.push(entry);
+  }
+  return out.length ? JSON.stringify(out) : null;
+}
+
+function jsonSafe(value: unknown): unknown {
+  if (value instanceof Date) return value.toISOString();
+  if (value === Infinity) return 'Infinity';
+  if (value === -Infinity) return '-Infinity';
+  return value;
 }
 
 function envelope<T extends Date | number>(code: string, ranges: [T, T][]): Row {

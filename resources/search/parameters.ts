@@ -3,8 +3,16 @@
 // FHIRPath expression that concerns that type.
 import { getExpressionForResourceType, getSearchParameters, parseFhirPath, type FhirPathAtom } from '@medplum/core';
 import type { SearchParameter } from '@medplum/fhirtypes';
+import { resourceTypes } from '../definitions.js';
 
-export type IndexedType = 'token' | 'string' | 'reference' | 'date' | 'number' | 'quantity' | 'uri';
+export type IndexedType = 'token' | 'string' | 'reference' | 'date' | 'number' | 'quantity' | 'uri' | 'composite';
+export type SimpleType = Exclude<IndexedType, 'composite'>;
+
+export interface CompositePart {
+  type: SimpleType;
+  /** FHIRPath from one item of the composite's own expression. */
+  parsed: FhirPathAtom;
+}
 
 export interface ParameterDefinition {
   code: string;
@@ -21,10 +29,12 @@ export interface ParameterDefinition {
    * parameter has no value and its FHIRPath need not run (most parameters, on most writes).
    */
   roots?: string[];
+  /** For composite parameters: the parts, in order, matched within the same item. */
+  components?: CompositePart[];
 }
 
 const OFFICIAL = 'http://hl7.org/fhir/SearchParameter/';
-const INDEXED = new Set<string>(['token', 'string', 'reference', 'date', 'number', 'quantity', 'uri']);
+const INDEXED = new Set<string>(['token', 'string', 'reference', 'date', 'number', 'quantity', 'uri', 'composite']);
 // Answered from the row's own columns rather than an index of the resource's content.
 const FROM_ROW = new Set(['_id', '_lastUpdated']);
 
@@ -41,9 +51,12 @@ export function indexedParameters(resourceType: string): Map<string, ParameterDe
   for (const [code, parameter] of Object.entries(getSearchParameters(resourceType) ?? {}) as [string, SearchParameter][]) {
     const url = parameter.url ?? (RESOURCE_PARAMETERS.has(code) ? `${OFFICIAL}Resource-${code.slice(1)}` : undefined);
     if (!url?.startsWith(OFFICIAL) || FROM_ROW.has(code) || !INDEXED.has(parameter.type) || !parameter.expression) continue;
-    const expression = getExpressionForResourceType(resourceType, parameter.expression);
+    const expression = parameter.type === 'composite' ? ownParts(resourceType, parameter.expression) : getExpressionForResourceType(resourceType, parameter.expression);
     if (!expression) continue;
-    found.set(code, { code, type: parameter.type as IndexedType, expression, parsed: parseFhirPath(expression), target: parameter.target ?? [], url, roots: rootsOf(resourceType, expression) });
+    const components = parameter.type === 'composite' ? compositeParts(parameter) : undefined;
+    if (parameter.type === 'composite' && !components) continue;
+    found.set(code, {
+      components, code, type: parameter.type as IndexedType, expression, parsed: parseFhirPath(expression), target: parameter.target ?? [], url, roots: rootsOf(resourceType, expression) });
   }
   cache.set(resourceType, found);
   return found;
@@ -71,4 +84,38 @@ export function hasRoot(resource: Record<string, unknown>, roots: string[] | und
     }
   }
   return false;
+}
+
+let typesByUrl: Map<string, string> | undefined;
+
+/** The type of every R4 search parameter, by canonical URL (composites name their parts by URL). */
+function typeOfUrl(url: string): string | undefined {
+  if (!typesByUrl) {
+    typesByUrl = new Map();
+    for (const type of resourceTypes()) {
+      for (const parameter of Object.values(getSearchParameters(type) ?? {}) as SearchParameter[]) {
+        if (parameter.url) typesByUrl.set(parameter.url, parameter.type);
+      }
+    }
+  }
+  return typesByUrl.get(url);
+}
+
+function compositeParts(parameter: SearchParameter): CompositePart[] | undefined {
+  const parts: CompositePart[] = [];
+  for (const component of parameter.component ?? []) {
+    const type = typeOfUrl(component.definition);
+    if (!type || type === 'composite' || !INDEXED.has(type)) return undefined;
+    parts.push({ type: type as SimpleType, parsed: parseFhirPath(component.expression) });
+  }
+  return parts.length >= 2 ? parts : undefined;
+}
+
+/** The union members of an expression that start at `resourceType`, the type itself included. */
+function ownParts(resourceType: string, expression: string): string | undefined {
+  const parts = expression
+    .split('|')
+    .map((part) => part.trim())
+    .filter((part) => part === resourceType || part.startsWith(`${resourceType}.`));
+  return parts.length ? parts.join(' | ') : undefined;
 }

@@ -18,6 +18,18 @@ beforeAll(async () => {
   ids.hr72 = (await obs(72, '/min', '8867-4', '2024-05-01T08:30:00Z')).id;
   ids.hr130 = (await obs(130, '/min', '8867-4', '2023-01-15')).id;
   ids.weight = (await obs(80.5, 'kg', '29463-7', '2024-05', { effectiveDateTime: undefined, effectivePeriod: { start: '2024-05-01', end: '2024-05-31' } })).id;
+  ids.bp = (
+    await s.create({
+      resourceType: 'Observation',
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code: '85354-9' }] },
+      subject: { reference: `Patient/${ids.smith}` },
+      component: [
+        { code: { coding: [{ system: 'http://loinc.org', code: '8480-6' }] }, valueQuantity: { value: 130, unit: 'mm[Hg]', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' } },
+        { code: { coding: [{ system: 'http://loinc.org', code: '8462-4' }] }, valueQuantity: { value: 85, unit: 'mm[Hg]', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' } },
+      ],
+    })
+  ).id;
   ids.risk = (await s.create({ resourceType: 'RiskAssessment', status: 'final', subject: { reference: `Patient/${ids.smith}` }, prediction: [{ probabilityDecimal: 0.25 }] })).id;
   ids.vs = (await s.create({ resourceType: 'ValueSet', status: 'active', url: 'http://example.org/fhir/ValueSet/colours' })).id;
 });
@@ -123,9 +135,29 @@ describe('quantity and number', () => {
   });
 });
 
+describe('composite', () => {
+  it('matches when every part matches', async () => {
+    expect(await s.ids('Observation', 'code-value-quantity=http://loinc.org|8867-4$gt100')).toEqual([ids.hr130]);
+    expect(await s.ids('Observation', 'code-value-quantity=http://loinc.org|29463-7$gt100')).toEqual([]);
+    expect(sorted(await s.ids('Observation', 'code-value-quantity=8867-4$gt100,29463-7$lt100'))).toEqual(sorted([ids.hr130, ids.weight]));
+  });
+
+  it('matches the parts within the same component, not across components', async () => {
+    expect(await s.ids('Observation', 'component-code-value-quantity=http://loinc.org|8480-6$gt120')).toEqual([ids.bp]);
+    expect(await s.ids('Observation', 'component-code-value-quantity=http://loinc.org|8462-4$gt120')).toEqual([]);
+    expect(await s.ids('Observation', 'component-code-value-quantity=http://loinc.org|8462-4$lt90')).toEqual([ids.bp]);
+  });
+
+  it('refuses a value with the wrong number of parts', async () => {
+    const res = await s.search('Observation', 'code-value-quantity=8867-4');
+    expect(res.status).toBe(400);
+    expect(res.body.issue[0].details.text).toContain('needs 2 parts');
+  });
+});
+
 describe('reference', () => {
   it('matches Type/id, the id alone, an absolute URL under this base, and :Type', async () => {
-    const all = sorted([ids.hr72, ids.hr130, ids.weight]);
+    const all = sorted([ids.hr72, ids.hr130, ids.weight, ids.bp]);
     expect(sorted(await s.ids('Observation', `subject=Patient/${ids.smith}`))).toEqual(all);
     expect(sorted(await s.ids('Observation', `subject=${ids.smith}`))).toEqual(all);
     expect(sorted(await s.ids('Observation', `subject=${encodeURIComponent(`${kiln.fhirUrl}/Patient/${ids.smith}`)}`))).toEqual(all);

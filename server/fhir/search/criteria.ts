@@ -7,7 +7,7 @@ import { indexedParameters, type ParameterDefinition } from '../../../resources/
 import { or, type Condition } from '../../store/search/condition.js';
 import { invalidValue, notSupported } from '../errors.js';
 import { splitValues, unescape } from './search-values.js';
-import type { CriterionInput } from './types/context.js';
+import { tableColumn, type CriterionInput } from './types/context.js';
 import { dateCondition, dateValueCondition } from './types/date.js';
 import { numberCondition } from './types/number.js';
 import { quantityCondition } from './types/quantity.js';
@@ -15,6 +15,7 @@ import { referenceCondition } from './types/reference.js';
 import { stringCondition } from './types/string.js';
 import { tokenCondition } from './types/token.js';
 import { uriCondition } from './types/uri.js';
+import { compositeCondition } from './types/composite.js';
 import { missingCondition } from './types/missing.js';
 
 /** An unknown parameter: 400 unless the client asked for lenient handling. */
@@ -40,7 +41,7 @@ export function criterionCondition(resourceType: string, name: string, rawValue:
   }
   const parameter = indexedParameters(resourceType).get(code);
   if (!parameter) throw new UnknownParameter(`Unknown search parameter "${code}" for ${resourceType}`);
-  const input: CriterionInput = { resourceType, name, parameter, modifier, values, baseUrl };
+  const input: CriterionInput = { resourceType, name, parameter, modifier, values, baseUrl, column: tableColumn };
   return conditionFor(input);
 }
 
@@ -60,13 +61,15 @@ function conditionFor(input: CriterionInput): Condition {
       return quantityCondition(input);
     case 'uri':
       return uriCondition(input);
+    case 'composite':
+      return compositeCondition(input, conditionFor);
   }
 }
 
 function idCondition(name: string, modifier: string | undefined, values: string[]): Condition {
   const ids = values.map(unescape);
   if (modifier === 'missing') {
-    return missingCondition({ name, values, resourceType: '', baseUrl: '', parameter: {} as ParameterDefinition }, { row: 'id' });
+    return missingCondition({ name, values, resourceType: '', baseUrl: '', parameter: {} as ParameterDefinition, column: tableColumn }, { row: 'id' });
   }
   if (modifier === 'not') return { kind: 'not', condition: { kind: 'in', column: { row: 'id' }, values: ids } };
   if (modifier !== undefined) throw notSupported(`Search parameter "${name}": _id supports only :not and :missing`);

@@ -18,6 +18,24 @@ export function splitValues(text: string): string[] {
   return values;
 }
 
+/** Splits a composite value on `$` not escaped, keeping other escapes for the parts' own parsing. */
+export function splitDollars(text: string): string[] {
+  const parts: string[] = [];
+  let current = '';
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i];
+    if (char === '\\' && i + 1 < text.length) {
+      const next = text[++i];
+      current += next === '$' ? '$' : char + next;
+    } else if (char === '$') {
+      parts.push(current);
+      current = '';
+    } else current += char;
+  }
+  parts.push(current);
+  return parts;
+}
+
 /** Splits on `|` not escaped, unescaping the parts. */
 export function splitBars(text: string): string[] {
   const parts: string[] = [];

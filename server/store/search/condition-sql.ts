@@ -13,7 +13,19 @@ export class Binder {
 let aliasCounter = 0;
 
 export function columnSql(column: Column, alias = 'r'): string {
-  return 'row' in column ? `${alias}.${column.row}` : `${alias}.${columnName(column.search)}`;
+  if ('row' in column) return `${alias}.${column.row}`;
+  if ('element' in column) {
+    const field = `${column.element}->${quoteLiteral(column.field)}`;
+    if (column.sqlType === 'text[]') return `ARRAY(SELECT jsonb_array_elements_text(${field}))`;
+    return `(${column.element}->>${quoteLiteral(column.field)})::${column.sqlType}`;
+  }
+  return `${alias}.${columnName(column.search)}`;
+}
+
+/** Field names come from the parameter registry (`0`, `1:lo`), never from a request. */
+function quoteLiteral(text: string): string {
+  if (!/^[0-9]+(:[a-z]+)?$/.test(text)) throw new Error(`not a composite field: ${text}`);
+  return `'${text}'`;
 }
 
 export function conditionSql(condition: Condition, binder: Binder, alias = 'r'): string {
@@ -37,6 +49,11 @@ export function conditionSql(condition: Condition, binder: Binder, alias = 'r'):
       return `(${condition.conditions.map((c) => conditionSql(c, binder, alias)).join(condition.kind === 'and' ? ' AND ' : ' OR ')})`;
     case 'not':
       return `NOT COALESCE(${conditionSql(condition.condition, binder, alias)}, false)`;
+    case 'any-item': {
+      const item = `e`;
+      const prefilter = condition.containing === undefined ? '' : `${alias}.${columnName(condition.column)} @> ${binder.bind(JSON.stringify(condition.containing), '::jsonb')} AND `;
+      return `(${prefilter}EXISTS (SELECT 1 FROM jsonb_array_elements(${alias}.${columnName(condition.column)}) AS ${item} WHERE ${conditionSql(condition.where, binder, alias)}))`;
+    }
     case 'referenced-by': {
       // Uncorrelated: the referring rows are found once, then joined on this table's primary key.
       const other = `h${++aliasCounter % 1000}`;

@@ -2,7 +2,11 @@
 // from the search-parameter registry; every value is a bind parameter.
 
 /** A column of the resource table: a search column, or one of the row's own. */
-export type Column = { search: string } | { row: 'id' | 'last_updated' };
+export type Column =
+  | { search: string }
+  | { row: 'id' | 'last_updated' }
+  /** A field of one item of a composite parameter's jsonb column (alias `e`). */
+  | { element: string; field: string; sqlType: 'text[]' | 'numeric' | 'timestamptz' };
 
 export type Condition =
   | { kind: 'overlap'; column: Column; keys: string[] }
@@ -18,7 +22,9 @@ export type Condition =
   /** Rows of another type whose reference column points at this row (reverse chaining, _has). */
   | { kind: 'referenced-by'; resourceType: string; referenceColumn: string; targetType: string; where: Condition }
   /** This row's reference column points at a row of another type that matches (chaining). */
-  | { kind: 'references'; column: Column; resourceType: string; where: Condition };
+  | { kind: 'references'; column: Column; resourceType: string; where: Condition }
+  /** Some item of a composite column satisfies all of `where` (evaluated on that one item). */
+  | { kind: 'any-item'; column: string; containing?: unknown; where: Condition };
 
 /** One `_sort` key: a scalar column, or the least element of an array column. */
 export type SortExpression = { column: Column; descending: boolean; array: boolean; sqlType: 'text' | 'timestamptz' | 'numeric' };

@@ -39,8 +39,8 @@ export function rangeTest(prefix: Prefix, low: Column, high: Column, start: Date
 
 export function dateCondition(input: CriterionInput): Condition {
   const { code } = input.parameter;
-  const low = { search: column.low(code) };
-  const high = { search: column.high(code) };
+  const low = input.column(column.low(code), 'timestamptz');
+  const high = input.column(column.high(code), 'timestamptz');
   if (input.modifier === 'missing') return missingCondition(input, low);
   if (input.modifier !== undefined) return unsupportedModifier(input, ['missing']);
   return or(input.values.map((value) => dateValueCondition(input.name, value, low, high)));

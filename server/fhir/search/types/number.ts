@@ -37,8 +37,8 @@ export function numberValueCondition(name: string, text: string, low: Column, hi
 
 export function numberCondition(input: CriterionInput): Condition {
   const { code } = input.parameter;
-  const low = { search: column.low(code) };
-  const high = { search: column.high(code) };
+  const low = input.column(column.low(code), 'numeric');
+  const high = input.column(column.high(code), 'numeric');
   if (input.modifier === 'missing') return missingCondition(input, low);
   if (input.modifier !== undefined) return unsupportedModifier(input, ['missing']);
   return or(input.values.map((value) => numberValueCondition(input.name, value, low, high)));

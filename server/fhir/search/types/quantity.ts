@@ -11,8 +11,8 @@ import { unsupportedModifier } from './unsupported.js';
 
 export function quantityCondition(input: CriterionInput): Condition {
   const { code } = input.parameter;
-  const low = { search: column.low(code) };
-  const high = { search: column.high(code) };
+  const low = input.column(column.low(code), 'numeric');
+  const high = input.column(column.high(code), 'numeric');
   if (input.modifier === 'missing') return missingCondition(input, low);
   if (input.modifier !== undefined) return unsupportedModifier(input, ['missing']);
   return or(
@@ -27,7 +27,7 @@ export function quantityCondition(input: CriterionInput): Condition {
       if (!unit) return number;
       // Without a system the code may be a code or a unit as written.
       const keys = system ? [unitKey.systemAndCode(system, unit)] : [unitKey.code(unit), unitKey.unit(unit)];
-      return and([number, { kind: 'overlap', column: { search: column.main(code) }, keys }]);
+      return and([number, { kind: 'overlap', column: input.column(column.main(code), 'text[]'), keys }]);
     }),
   );
 }

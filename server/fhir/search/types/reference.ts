@@ -26,7 +26,7 @@ export function referenceKeyFor(raw: string, input: CriterionInput, typeModifier
 }
 
 export function referenceCondition(input: CriterionInput): Condition {
-  const main = { search: column.main(input.parameter.code) };
+  const main = input.column(column.main(input.parameter.code), 'text[]');
   const modifier = input.modifier;
   if (modifier === 'missing') return missingCondition(input, main);
   if (modifier === 'identifier') {

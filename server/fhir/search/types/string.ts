@@ -19,13 +19,13 @@ export function stringCondition(input: CriterionInput): Condition {
   if (input.modifier !== 'missing' && values.some((v) => v === '')) throw invalidValue(`Search parameter "${input.name}" has an empty value`);
   switch (input.modifier) {
     case undefined:
-      return { kind: 'like-any', column: { search: column.main(code) }, patterns: values.map((v) => `${escapeLike(normalizeString(v))}%`) };
+      return { kind: 'like-any', column: input.column(column.main(code), 'text[]'), patterns: values.map((v) => `${escapeLike(normalizeString(v))}%`) };
     case 'contains':
-      return { kind: 'like-any', column: { search: column.main(code) }, patterns: values.map((v) => `%${escapeLike(normalizeString(v))}%`) };
+      return { kind: 'like-any', column: input.column(column.main(code), 'text[]'), patterns: values.map((v) => `%${escapeLike(normalizeString(v))}%`) };
     case 'exact':
-      return { kind: 'overlap', column: { search: column.exact(code) }, keys: values };
+      return { kind: 'overlap', column: input.column(column.exact(code), 'text[]'), keys: values };
     case 'missing':
-      return missingCondition(input, { search: column.main(code) });
+      return missingCondition(input, input.column(column.main(code), 'text[]'));
     default:
       return unsupportedModifier(input, ['exact', 'contains', 'missing']);
   }

@@ -26,7 +26,7 @@ export function tokenSearchKey(raw: string, name: string): string {
 }
 
 export function tokenCondition(input: CriterionInput): Condition {
-  const main = { search: column.main(input.parameter.code) };
+  const main = input.column(column.main(input.parameter.code), 'text[]');
   switch (input.modifier) {
     case undefined:
       return { kind: 'overlap', column: main, keys: input.values.map((v) => tokenSearchKey(v, input.name)) };
@@ -35,7 +35,7 @@ export function tokenCondition(input: CriterionInput): Condition {
     case 'text':
       return {
         kind: 'like-any',
-        column: { search: column.text(input.parameter.code) },
+        column: input.column(column.text(input.parameter.code), 'text[]'),
         patterns: input.values.map((v) => `${escapeLike(normalizeString(unescape(v)))}%`),
       };
     case 'missing':

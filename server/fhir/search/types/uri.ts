@@ -9,7 +9,7 @@ import { escapeLike } from './string.js';
 import { unsupportedModifier } from './unsupported.js';
 
 export function uriCondition(input: CriterionInput): Condition {
-  const main = { search: column.main(input.parameter.code) };
+  const main = input.column(column.main(input.parameter.code), 'text[]');
   const values = input.values.map(unescape);
   if (input.modifier !== 'missing' && values.some((v) => v === '')) throw invalidValue(`Search parameter "${input.name}" has an empty value`);
   switch (input.modifier) {
