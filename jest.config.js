@@ -6,6 +6,9 @@ export default {
     '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'es6' } }],
   },
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  globalSetup: './test/support/global-setup.js',
+  globalTeardown: './test/support/global-teardown.js',
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '/scratch/'],
-  testTimeout: 30000,
+  // Each test file starts its own server; on a busy 2-core machine that alone can take 20 s.
+  testTimeout: 60000,
 };

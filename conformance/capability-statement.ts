@@ -14,13 +14,14 @@ export interface CapabilityOptions {
 const RESOURCE_PARAMETERS = [
   { name: '_id', type: 'token' as const, definition: 'http://hl7.org/fhir/SearchParameter/Resource-id' },
   { name: '_lastUpdated', type: 'date' as const, definition: 'http://hl7.org/fhir/SearchParameter/Resource-lastUpdated' },
+  { name: '_list', type: 'special' as const, documentation: 'The resources a List holds: _list={List id}' },
 ];
 
 function searchCapabilities(type: string, revInclude: string[]): Partial<CapabilityStatementRestResource> {
   const parameters = [...indexedParameters(type).values()];
   const references = parameters.filter((p) => p.type === 'reference').map((p) => `${type}:${p.code}`);
   return {
-    searchParam: [...RESOURCE_PARAMETERS, ...parameters.map((p) => ({ name: p.code, type: p.type, definition: p.url }))],
+    searchParam: [...RESOURCE_PARAMETERS, ...parameters.map((p) => ({ name: p.code, type: p.type === 'near' ? ('special' as const) : p.type, definition: p.url }))],
     searchInclude: references.length ? ['*', ...references] : [],
     searchRevInclude: revInclude,
   };

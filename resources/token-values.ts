@@ -13,6 +13,8 @@ export const tokenKey = {
   codeWithoutSystem: (code: string) => `\u0002${code}`,
   /** `system|`, any code */
   system: (system: string) => `${system}|\u0003`,
+  /** `:of-type` on an Identifier: `type system|type code|value` */
+  ofType: (typeSystem: string, typeCode: string, value: string) => `\u0004${typeSystem}|${typeCode}|${value}`,
 };
 
 function keysFor(system: string | undefined, code: string | undefined, out: Set<string>): void {
@@ -32,6 +34,11 @@ export function tokenKeys(values: TypedValue[]): string[] {
     switch (type) {
       case 'Identifier':
         keysFor(value.system, value.value, out);
+        if (typeof value.value === 'string') {
+          for (const coding of value.type?.coding ?? []) {
+            if (coding.system && coding.code) out.add(tokenKey.ofType(coding.system, coding.code, value.value));
+          }
+        }
         break;
       case 'Coding':
         keysFor(value.system, value.code, out);

@@ -22,6 +22,8 @@ export interface RunningServer {
 export interface StartOptions {
   /** Keep the embedded database in memory instead of KILN_DATA_DIR (tests). */
   inMemory?: boolean;
+  /** Start that in-memory database from a snapshot of a migrated one (tests). */
+  embeddedSnapshot?: Blob;
 }
 
 export async function startServer(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
@@ -31,6 +33,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
     poolSize: config.DATABASE_POOL_SIZE,
     statementTimeoutMs: config.KILN_STATEMENT_TIMEOUT_MS,
     dataDir: options.inMemory ? undefined : config.KILN_DATA_DIR,
+    embeddedSnapshot: options.inMemory ? options.embeddedSnapshot : undefined,
   });
   let shuttingDown = false;
   const server = createServer();

@@ -21,6 +21,8 @@ export const column = {
   exact: (code: string) => `${code}:exact`,
   low: (code: string) => `${code}:lo`,
   high: (code: string) => `${code}:hi`,
+  latitude: (code: string) => `${code}:lat`,
+  longitude: (code: string) => `${code}:long`,
 };
 
 export function indexColumns(parameter: ParameterDefinition): IndexColumn[] {
@@ -41,6 +43,11 @@ export function indexColumns(parameter: ParameterDefinition): IndexColumn[] {
       ];
     case 'composite':
       return [{ name: column.main(code), sqlType: 'jsonb', index: 'gin' }];
+    case 'near':
+      return [
+        { name: column.latitude(code), sqlType: 'numeric', index: 'btree' },
+        { name: column.longitude(code), sqlType: 'numeric', index: 'btree' },
+      ];
     case 'number':
     case 'quantity': {
       const range: IndexColumn[] = [
@@ -92,6 +99,10 @@ function valuesFor(parameter: ParameterDefinition, values: TypedValue[]): Row {
   switch (parameter.type) {
     case 'composite':
       return { [column.main(code)]: compositeItems(parameter, values) };
+    case 'near': {
+      const position = values.find((v) => typeof v.value?.latitude === 'number' && typeof v.value?.longitude === 'number')?.value;
+      return { [column.latitude(code)]: position?.latitude ?? null, [column.longitude(code)]: position?.longitude ?? null };
+    }
     case 'token':
       return { [column.main(code)]: nonEmpty(tokenKeys(values)), [column.text(code)]: nonEmpty(tokenTexts(values)) };
     case 'string': {

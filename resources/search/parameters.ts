@@ -5,8 +5,8 @@ import { getExpressionForResourceType, getSearchParameters, parseFhirPath, type 
 import type { SearchParameter } from '@medplum/fhirtypes';
 import { resourceTypes } from '../definitions.js';
 
-export type IndexedType = 'token' | 'string' | 'reference' | 'date' | 'number' | 'quantity' | 'uri' | 'composite';
-export type SimpleType = Exclude<IndexedType, 'composite'>;
+export type IndexedType = 'token' | 'string' | 'reference' | 'date' | 'number' | 'quantity' | 'uri' | 'composite' | 'near';
+export type SimpleType = Exclude<IndexedType, 'composite' | 'near'>;
 
 export interface CompositePart {
   type: SimpleType;
@@ -34,7 +34,7 @@ export interface ParameterDefinition {
 }
 
 const OFFICIAL = 'http://hl7.org/fhir/SearchParameter/';
-const INDEXED = new Set<string>(['token', 'string', 'reference', 'date', 'number', 'quantity', 'uri', 'composite']);
+const INDEXED = new Set<string>(['token', 'string', 'reference', 'date', 'number', 'quantity', 'uri', 'composite', 'near']);
 // Answered from the row's own columns rather than an index of the resource's content.
 const FROM_ROW = new Set(['_id', '_lastUpdated']);
 
@@ -50,13 +50,16 @@ export function indexedParameters(resourceType: string): Map<string, ParameterDe
   found = new Map();
   for (const [code, parameter] of Object.entries(getSearchParameters(resourceType) ?? {}) as [string, SearchParameter][]) {
     const url = parameter.url ?? (RESOURCE_PARAMETERS.has(code) ? `${OFFICIAL}Resource-${code.slice(1)}` : undefined);
-    if (!url?.startsWith(OFFICIAL) || FROM_ROW.has(code) || !INDEXED.has(parameter.type) || !parameter.expression) continue;
+    if (!url?.startsWith(OFFICIAL) || FROM_ROW.has(code) || !parameter.expression) continue;
     const expression = parameter.type === 'composite' ? ownParts(resourceType, parameter.expression) : getExpressionForResourceType(resourceType, parameter.expression);
     if (!expression) continue;
+    // The one special parameter of R4 with an expression: Location.near on Location.position.
+    const type = parameter.type === 'special' && code === 'near' ? 'near' : parameter.type;
+    if (!INDEXED.has(type)) continue;
     const components = parameter.type === 'composite' ? compositeParts(parameter) : undefined;
     if (parameter.type === 'composite' && !components) continue;
     found.set(code, {
-      components, code, type: parameter.type as IndexedType, expression, parsed: parseFhirPath(expression), target: parameter.target ?? [], url, roots: rootsOf(resourceType, expression) });
+      components, code, type: type as IndexedType, expression, parsed: parseFhirPath(expression), target: parameter.target ?? [], url, roots: rootsOf(resourceType, expression) });
   }
   cache.set(resourceType, found);
   return found;

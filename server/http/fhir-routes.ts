@@ -9,6 +9,7 @@ import { create } from '../fhir/interactions/create.js';
 import { conditionalDelete, deleteResource, type DeleteResult } from '../fhir/interactions/delete.js';
 import { history } from '../fhir/interactions/history.js';
 import { search } from '../fhir/interactions/search.js';
+import { systemSearch } from '../fhir/interactions/system-search.js';
 import { everything } from '../fhir/interactions/everything.js';
 import { compartment } from '../../resources/compartments.js';
 import { conditionalPatch, patch } from '../fhir/interactions/patch.js';
@@ -33,6 +34,7 @@ export function fhirRouter(ctx: FhirContext): express.Router {
   });
 
   route(router, '/metadata', { GET: (req, res) => sendJson(req, res, 200, capability) });
+  route(router, '/', { GET: async (req, res) => sendJson(req, res, 200, await systemSearch(ctx, [...searchOf(req)])) });
   route(router, '/_history', { GET: async (req, res) => sendJson(req, res, 200, (await history(ctx, {}, searchOf(req))).bundle) });
 
   router.param('type', (_req, _res, next, type: string) => {

@@ -12,6 +12,8 @@ export interface DatabaseSettings {
   dataDir?: string;
   /** Longest one statement may run before the database cancels it. */
   statementTimeoutMs: number;
+  /** An in-memory embedded database may start from a snapshot of a migrated one. */
+  embeddedSnapshot?: Blob;
 }
 
 export async function openDatabase(settings: DatabaseSettings): Promise<Database> {
@@ -20,7 +22,7 @@ export async function openDatabase(settings: DatabaseSettings): Promise<Database
     db = await openPostgres(settings.url, settings.poolSize, settings.statementTimeoutMs);
   } else {
     if (settings.dataDir) mkdirSync(settings.dataDir, { recursive: true });
-    db = await openPglite(settings.dataDir);
+    db = await openPglite(settings.dataDir, settings.embeddedSnapshot);
   }
   // Migrations may take longer than any request should.
   await migrate(db);

@@ -2,8 +2,12 @@
 import { PGlite } from '@electric-sql/pglite';
 import type { Database, Queryable, QueryResult } from './database.js';
 
-export async function openPglite(dataDir: string | undefined): Promise<Database> {
-  const db = dataDir ? new PGlite(dataDir) : new PGlite();
+/**
+ * Opens the embedded database in `dataDir`, or in memory. An in-memory database may start from a
+ * snapshot of another (a `dumpDataDir` tarball), which skips building the schema again.
+ */
+export async function openPglite(dataDir: string | undefined, snapshot?: Blob): Promise<Database & { dump(): Promise<Blob> }> {
+  const db = dataDir ? new PGlite(dataDir) : new PGlite(snapshot ? { loadDataDir: snapshot } : {});
   await db.waitReady;
 
   // PGlite has a single connection: a statement from one request must never land inside
@@ -32,5 +36,6 @@ export async function openPglite(dataDir: string | undefined): Promise<Database>
       ),
     exec: (sql) => exclusive(async () => void (await db.exec(sql))),
     close: () => exclusive(() => db.close()),
+    dump: () => exclusive(() => db.dumpDataDir('none')),
   };
 }

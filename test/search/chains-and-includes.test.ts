@@ -71,6 +71,16 @@ describe('_has', () => {
   });
 });
 
+describe('_list', () => {
+  it('finds the resources a List holds', async () => {
+    const list = await s.create({ resourceType: 'List', status: 'current', mode: 'working', entry: [{ item: { reference: `Patient/${ids.bob}` } }, { item: { reference: `Observation/${ids.annHr}` } }] });
+    expect(await s.ids('Patient', `_list=${list.id}`)).toEqual([ids.bob]);
+    expect(await s.ids('Observation', `_list=${list.id}`)).toEqual([ids.annHr]);
+    expect(await s.ids('Patient', '_list=no-such-list')).toEqual([]);
+    expect((await s.search('Patient', '_list=$current-problems')).status).toBe(400);
+  });
+});
+
 describe('_include and _revinclude', () => {
   it('adds the resources the matches refer to, marked include', async () => {
     const found = await entries('Observation', `code=85354-9&_include=Observation:subject`);

@@ -10,7 +10,7 @@ const ids: Record<string, string> = {};
 beforeAll(async () => {
   kiln = await startTestServer();
   s = scope(kiln);
-  ids.smith = (await s.create({ resourceType: 'Patient', name: [{ family: 'Smith', given: ['Anna'] }], gender: 'female', birthDate: '1975-03-02', identifier: [{ system: 'urn:mrn', value: 'A1' }], telecom: [{ system: 'email', value: 'anna@example.org' }], address: [{ city: 'Zürich' }] })).id;
+  ids.smith = (await s.create({ resourceType: 'Patient', name: [{ family: 'Smith', given: ['Anna'] }], gender: 'female', birthDate: '1975-03-02', identifier: [{ system: 'urn:mrn', value: 'A1', type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'MR' }] } }], telecom: [{ system: 'email', value: 'anna@example.org' }], address: [{ city: 'Zürich' }] })).id;
   ids.smithson = (await s.create({ resourceType: 'Patient', name: [{ family: 'Smithson', given: ['Bo'] }], gender: 'male', birthDate: '1960', identifier: [{ system: 'urn:other', value: 'A1' }] })).id;
   ids.muller = (await s.create({ resourceType: 'Patient', name: [{ family: 'Müller', given: ['Jörg'] }], birthDate: '2001-11-30' })).id;
   const obs = (value: number, unit: string, code: string, date: string, extra: object = {}) =>
@@ -31,6 +31,8 @@ beforeAll(async () => {
     })
   ).id;
   ids.risk = (await s.create({ resourceType: 'RiskAssessment', status: 'final', subject: { reference: `Patient/${ids.smith}` }, prediction: [{ probabilityDecimal: 0.25 }] })).id;
+  ids.zurich = (await s.create({ resourceType: 'Location', name: 'Zürich HB', position: { latitude: 47.378, longitude: 8.540 } })).id;
+  ids.bern = (await s.create({ resourceType: 'Location', name: 'Bern', position: { latitude: 46.949, longitude: 7.439 } })).id;
   ids.vs = (await s.create({ resourceType: 'ValueSet', status: 'active', url: 'http://example.org/fhir/ValueSet/colours' })).id;
 });
 afterAll(() => kiln.stop());
@@ -67,6 +69,12 @@ describe('token', () => {
     expect(await s.ids('Patient', 'identifier=|A1')).toEqual([]);
     expect(await s.ids('Patient', 'gender=female')).toEqual([ids.smith]);
     expect(await s.ids('Patient', 'email=anna@example.org')).toEqual([ids.smith]);
+  });
+
+  it(':of-type matches an identifier by its type and value', async () => {
+    expect(await s.ids('Patient', 'identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|A1')).toEqual([ids.smith]);
+    expect(await s.ids('Patient', 'identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|SS|A1')).toEqual([]);
+    expect((await s.search('Patient', 'identifier:of-type=MR|A1')).status).toBe(400);
   });
 
   it(':not keeps resources without a matching value, including those without any', async () => {
@@ -174,6 +182,23 @@ describe('uri', () => {
     expect(await s.ids('ValueSet', 'url=http://example.org/fhir')).toEqual([]);
     expect(await s.ids('ValueSet', 'url:below=http://example.org/fhir')).toEqual([ids.vs]);
     expect(await s.ids('ValueSet', 'url:above=http://example.org/fhir/ValueSet/colours/v2')).toEqual([ids.vs]);
+  });
+});
+
+describe('near', () => {
+  it('finds locations within the distance, in the units given', async () => {
+    // Zürich to Bern is about 95 km.
+    expect(await s.ids('Location', 'near=47.37|8.54|10|km')).toEqual([ids.zurich]);
+    expect(sorted(await s.ids('Location', 'near=47.37|8.54|100|km'))).toEqual(sorted([ids.zurich, ids.bern]));
+    expect(await s.ids('Location', 'near=47.37|8.54|50|[mi_i]')).toEqual([ids.zurich]);
+    expect(await s.ids('Location', 'near=47.37|8.54|2000|m')).toEqual([ids.zurich]);
+    expect(await s.ids('Location', 'near=0|0|100|km')).toEqual([]);
+  });
+
+  it('refuses a malformed point or unit', async () => {
+    expect((await s.search('Location', 'near=north|8.54|10|km')).status).toBe(400);
+    expect((await s.search('Location', 'near=95|8.54|10|km')).status).toBe(400);
+    expect((await s.search('Location', 'near=47|8|10|furlongs')).status).toBe(400);
   });
 });
 

@@ -129,3 +129,26 @@ describe('unknown parameters', () => {
     expect(lenient.body.entry[1].resource.issue[0].details.text).toContain('shoe-size');
   });
 });
+
+describe('system search', () => {
+  it('applies the criteria to each type in _type and pages across them to the end', async () => {
+    const org = await s.create({ resourceType: 'Organization', name: 'Adams Clinic' });
+    const first = await get(`/fhir?_type=Patient,Organization&_count=3&${s.query}`);
+    expect(first.type).toBe('searchset');
+    const seen = (first.entry ?? []).map((e) => `${e.resource.resourceType}/${e.resource.id}`);
+    let page = first;
+    while (link(page, 'next')) {
+      page = await get(link(page, 'next') as string);
+      seen.push(...(page.entry ?? []).map((e) => `${e.resource.resourceType}/${e.resource.id}`));
+    }
+    expect(seen).toContain(`Organization/${org.id}`);
+    expect(seen.filter((r) => r.startsWith('Patient/')).length).toBeGreaterThanOrEqual(families.length);
+    expect(new Set(seen).size).toBe(seen.length);
+  });
+
+  it('refuses parameters a named type lacks, unknown types and per-type options', async () => {
+    expect((await request(kiln.server).get('/fhir?_type=Patient,Organization&birthdate=1950')).status).toBe(400);
+    expect((await request(kiln.server).get('/fhir?_type=Patients')).status).toBe(400);
+    expect((await request(kiln.server).get('/fhir?_type=Patient&_sort=_id')).status).toBe(400);
+  });
+});

@@ -3,6 +3,7 @@
 import { loadConfig } from '../../server/config.js';
 import { createLogger } from '../../server/logger.js';
 import { startServer, type RunningServer } from '../../server/server.js';
+import { embeddedSnapshot } from './embedded-snapshot.js';
 
 export type TestServer = RunningServer;
 
@@ -16,7 +17,10 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     LOG_LEVEL: process.env.KILN_TEST_LOG_LEVEL ?? 'silent',
   });
   // An explicit data folder means the test is about the embedded database on disk.
-  return startServer(config, createLogger(config.LOG_LEVEL), { inMemory: !env.KILN_DATA_DIR });
+  const inMemory = !env.KILN_DATA_DIR;
+  const onEmbedded = !config.DATABASE_URL;
+  const snapshot = inMemory && onEmbedded ? await embeddedSnapshot() : undefined;
+  return startServer(config, createLogger(config.LOG_LEVEL), { inMemory, embeddedSnapshot: snapshot });
 }
 
 /** Ids unique to one test run, so tests on a shared real database never see each other's data. */

@@ -6,7 +6,7 @@ import { compartment } from '../../../resources/compartments.js';
 import { isResourceType } from '../../../resources/definitions.js';
 import { column } from '../../../resources/search/index-values.js';
 import { or, type Condition } from '../../store/search/condition.js';
-import { searchRows } from '../../store/search/search-sql.js';
+import { decodeTypeCursor, encodeTypeCursor, multiTypeBundle, multiTypePage, type TypeCursor } from '../search/multi-type-pages.js';
 import type { FhirContext } from '../context.js';
 import { badRequest, invalidValue, notFound } from '../errors.js';
 import { read } from './read.js';
@@ -24,11 +24,6 @@ export function compartmentCondition(compartmentType: string, id: string, type: 
   return or(params.map((code) => ({ kind: 'overlap', column: { search: column.main(code) }, keys: [`${compartmentType}/${id}`] })));
 }
 
-interface Cursor {
-  typeIndex: number;
-  afterId?: string;
-}
-
 export async function everything(ctx: FhirContext, patientId: string, params: URLSearchParams, path: string): Promise<EverythingPage> {
   await read(ctx, 'Patient', patientId);
   const definition = compartment('Patient');
@@ -36,7 +31,7 @@ export async function everything(ctx: FhirContext, patientId: string, params: UR
   let count = ctx.defaultPageSize;
   let since: Date | undefined;
   let types = ['Patient', ...[...definition.members.keys()].filter((t) => t !== 'Patient').sort()];
-  let cursor: Cursor = { typeIndex: 0 };
+  let cursor: TypeCursor = { typeIndex: 0 };
   const linkParams = new URLSearchParams();
   for (const [name, value] of params) {
     switch (name) {
@@ -60,7 +55,7 @@ export async function everything(ctx: FhirContext, patientId: string, params: UR
         break;
       }
       case '_page': {
-        const decoded = decodePage(value);
+        const decoded = decodeTypeCursor(value);
         if (!decoded) throw invalidValue(`_page "${value}" is not a page of this request`);
         cursor = decoded;
         break;
@@ -75,50 +70,18 @@ export async function everything(ctx: FhirContext, patientId: string, params: UR
   }
   linkParams.set('_count', String(count));
 
-  const entries: string[] = [];
-  let next: Cursor | undefined;
-  for (let index = cursor.typeIndex; index < types.length; index++) {
-    const type = types[index];
-    const membership = compartmentCondition('Patient', patientId, type) as Condition;
-    const conditions: Condition[] = [membership];
+  const queries = types.map((type) => {
+    const conditions: Condition[] = [compartmentCondition('Patient', patientId, type) as Condition];
     if (since) conditions.push({ kind: 'compare', column: { row: 'last_updated' }, op: '>=', value: since });
-    const remaining = count - entries.length;
-    const after = index === cursor.typeIndex && cursor.afterId ? { after: [cursor.afterId] } : undefined;
-    const rows = await searchRows(ctx.db, { resourceType: type, conditions, sort: [], count: remaining, page: after });
-    for (const row of rows.slice(0, remaining)) {
-      entries.push(`{"fullUrl":${JSON.stringify(`${ctx.baseUrl}/${type}/${row.id}`)},"resource":${row.content},"search":{"mode":"match"}}`);
-    }
-    if (rows.length > remaining) {
-      next = { typeIndex: index, afterId: rows[remaining - 1].id };
-      break;
-    }
-    if (entries.length >= count) {
-      if (index + 1 < types.length) next = { typeIndex: index + 1 };
-      break;
-    }
-  }
-  const url = (page?: Cursor) => {
+    return { resourceType: type, conditions };
+  });
+  const { entries, next } = await multiTypePage(ctx.db, ctx.baseUrl, queries, count, cursor);
+  const url = (page?: TypeCursor) => {
     const search = new URLSearchParams(linkParams);
-    if (page) search.set('_page', encodePage(page));
+    if (page) search.set('_page', encodeTypeCursor(page));
     return `${ctx.baseUrl}/${path}?${search}`;
   };
   const links = [{ relation: 'self', url: url(cursor.typeIndex || cursor.afterId ? cursor : undefined) }];
   if (next) links.push({ relation: 'next', url: url(next) });
-  const head = JSON.stringify({ resourceType: 'Bundle', type: 'searchset', link: links });
-  return { bundle: `${head.slice(0, -1)}${entries.length ? `,"entry":[${entries.join(',')}]` : ''}}` };
-}
-
-function encodePage(cursor: Cursor): string {
-  return Buffer.from(JSON.stringify([cursor.typeIndex, cursor.afterId ?? null])).toString('base64url');
-}
-
-function decodePage(text: string): Cursor | undefined {
-  try {
-    const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown;
-    if (!Array.isArray(value) || value.length !== 2 || !Number.isInteger(value[0]) || value[0] < 0) return undefined;
-    if (value[1] !== null && typeof value[1] !== 'string') return undefined;
-    return { typeIndex: value[0] as number, afterId: (value[1] as string | null) ?? undefined };
-  } catch {
-    return undefined;
-  }
+  return { bundle: multiTypeBundle(entries, links) };
 }

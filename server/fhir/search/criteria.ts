@@ -16,6 +16,7 @@ import { stringCondition } from './types/string.js';
 import { tokenCondition } from './types/token.js';
 import { uriCondition } from './types/uri.js';
 import { compositeCondition } from './types/composite.js';
+import { nearCondition } from './types/near.js';
 import { missingCondition } from './types/missing.js';
 
 /** An unknown parameter: 400 unless the client asked for lenient handling. */
@@ -34,6 +35,7 @@ export function criterionCondition(resourceType: string, name: string, rawValue:
   if (rawValue === '' && modifier !== 'missing') throw invalidValue(`Search parameter "${name}" has no value`);
   const values = splitValues(rawValue);
   if (code === '_id') return idCondition(name, modifier, values);
+  if (code === '_list') return listCondition(resourceType, name, modifier, values);
   if (code === '_lastUpdated') {
     if (modifier !== undefined) throw notSupported(`Search parameter "${name}": _lastUpdated takes no modifier`);
     const lastUpdated = { row: 'last_updated' as const };
@@ -63,6 +65,8 @@ function conditionFor(input: CriterionInput): Condition {
       return uriCondition(input);
     case 'composite':
       return compositeCondition(input, conditionFor);
+    case 'near':
+      return nearCondition(input);
   }
 }
 
@@ -74,6 +78,19 @@ function idCondition(name: string, modifier: string | undefined, values: string[
   if (modifier === 'not') return { kind: 'not', condition: { kind: 'in', column: { row: 'id' }, values: ids } };
   if (modifier !== undefined) throw notSupported(`Search parameter "${name}": _id supports only :not and :missing`);
   return { kind: 'in', column: { row: 'id' }, values: ids };
+}
+
+/** `_list=42`: the resources List/42 holds as entries (hl7.org/fhir/R4/search.html#list). */
+function listCondition(resourceType: string, name: string, modifier: string | undefined, values: string[]): Condition {
+  if (modifier !== undefined) throw notSupported(`Search parameter "${name}": _list takes no modifier`);
+  return or(
+    values.map((raw) => {
+      const id = unescape(raw);
+      if (id.startsWith('$')) throw notSupported(`_list: functional lists such as ${id} are not served; name a List by id`);
+      if (!/^[A-Za-z0-9\-.]{1,64}$/.test(id)) throw invalidValue(`_list: "${id}" is not a List id`);
+      return { kind: 'listed-in', listId: id, resourceType };
+    }),
+  );
 }
 
 /** The single type a reference parameter can point to, or the one named by its modifier. */

@@ -137,7 +137,8 @@ function parseSort(resourceType: string, value: string): SortExpression[] {
       case 'quantity':
         return { column: { search: descending ? column.high(code) : column.low(code) }, descending, array: false, sqlType: 'numeric' };
       case 'composite':
-        throw badRequest(`_sort: composite parameter "${code}" has no order`);
+      case 'near':
+        throw badRequest(`_sort: ${parameter.type} parameter "${code}" has no order`);
       default:
         return { column: { search: column.main(code) }, descending, array: true, sqlType: 'text' };
     }

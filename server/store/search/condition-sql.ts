@@ -49,6 +49,28 @@ export function conditionSql(condition: Condition, binder: Binder, alias = 'r'):
       return `(${condition.conditions.map((c) => conditionSql(c, binder, alias)).join(condition.kind === 'and' ? ' AND ' : ' OR ')})`;
     case 'not':
       return `NOT COALESCE(${conditionSql(condition.condition, binder, alias)}, false)`;
+    case 'near': {
+      const lat = columnSql(condition.latitude, alias);
+      const long = columnSql(condition.longitude, alias);
+      const { latitude, longitude } = condition.point;
+      // A box around the point lets the btree indexes narrow the rows; the haversine formula decides.
+      const dLat = condition.kilometres / 111.2;
+      const dLong = condition.kilometres / Math.max(111.2 * Math.cos((latitude * Math.PI) / 180), 0.001);
+      const p = {
+        lat: binder.bind(latitude, '::float8'),
+        long: binder.bind(longitude, '::float8'),
+        km: binder.bind(condition.kilometres, '::float8'),
+      };
+      return `(${lat} BETWEEN ${binder.bind(latitude - dLat, '::numeric')} AND ${binder.bind(latitude + dLat, '::numeric')}
+        AND ${long} BETWEEN ${binder.bind(longitude - dLong, '::numeric')} AND ${binder.bind(longitude + dLong, '::numeric')}
+        AND 2 * 6371.0088 * asin(sqrt(power(sin(radians((${lat}::float8 - ${p.lat}) / 2)), 2)
+          + cos(radians(${p.lat})) * cos(radians(${lat}::float8)) * power(sin(radians((${long}::float8 - ${p.long}) / 2)), 2))) <= ${p.km})`;
+    }
+    case 'listed-in': {
+      const prefix = `${condition.resourceType}/`;
+      return `${alias}.id IN (SELECT substr(k, ${prefix.length + 1}) FROM "List" l, unnest(l."item") AS k
+        WHERE l.id = ${binder.bind(condition.listId, '::text')} AND NOT l.deleted AND k LIKE ${binder.bind(`${prefix}%`, '::text')})`;
+    }
     case 'any-item': {
       const item = `e`;
       const prefilter = condition.containing === undefined ? '' : `${alias}.${columnName(condition.column)} @> ${binder.bind(JSON.stringify(condition.containing), '::jsonb')} AND `;

@@ -23,6 +23,10 @@ export type Condition =
   | { kind: 'referenced-by'; resourceType: string; referenceColumn: string; targetType: string; where: Condition }
   /** This row's reference column points at a row of another type that matches (chaining). */
   | { kind: 'references'; column: Column; resourceType: string; where: Condition }
+  /** Within `kilometres` of a point, by great-circle distance (Location near). */
+  | { kind: 'near'; latitude: Column; longitude: Column; point: { latitude: number; longitude: number }; kilometres: number }
+  /** This row is an item of the given List (`_list`). */
+  | { kind: 'listed-in'; listId: string; resourceType: string }
   /** Some item of a composite column satisfies all of `where` (evaluated on that one item). */
   | { kind: 'any-item'; column: string; containing?: unknown; where: Condition };
 

@@ -25,6 +25,15 @@ export function tokenSearchKey(raw: string, name: string): string {
   return tokenKey.systemAndCode(system, code);
 }
 
+/** `:of-type` (Identifier): `type system|type code|value`, all three required. */
+function ofTypeKey(raw: string, name: string): string {
+  const parts = splitBars(raw);
+  if (parts.length !== 3 || parts.some((p) => p === '')) {
+    throw invalidValue(`Search parameter "${name}": :of-type takes system|code|value (the identifier's type and its value), not "${raw}"`);
+  }
+  return tokenKey.ofType(parts[0], parts[1], parts[2]);
+}
+
 export function tokenCondition(input: CriterionInput): Condition {
   const main = input.column(column.main(input.parameter.code), 'text[]');
   switch (input.modifier) {
@@ -38,10 +47,12 @@ export function tokenCondition(input: CriterionInput): Condition {
         column: input.column(column.text(input.parameter.code), 'text[]'),
         patterns: input.values.map((v) => `${escapeLike(normalizeString(unescape(v)))}%`),
       };
+    case 'of-type':
+      return { kind: 'overlap', column: main, keys: input.values.map((v) => ofTypeKey(v, input.name)) };
     case 'missing':
       return missingCondition(input, main);
     default:
-      return unsupportedModifier(input, ['not', 'text', 'missing']);
+      return unsupportedModifier(input, ['not', 'text', 'of-type', 'missing']);
   }
 }
 
