@@ -3,6 +3,7 @@
 import type { CapabilityStatement, CapabilityStatementRestResource } from '@medplum/fhirtypes';
 import { FHIR_VERSION, resourceTypes } from '../resources/definitions.js';
 import { indexedParameters } from '../resources/search/parameters.js';
+import { COMPARTMENT_TYPES } from '../resources/compartments.js';
 import { CONDITIONAL, SYSTEM_INTERACTIONS, TYPE_INTERACTIONS } from '../server/fhir/supported-interactions.js';
 
 export interface CapabilityOptions {
@@ -73,7 +74,7 @@ export function capabilityStatement(options: CapabilityOptions): CapabilityState
             : {}),
         })),
         interaction: SYSTEM_INTERACTIONS.map((code) => ({ code })),
-        compartment: ['http://hl7.org/fhir/CompartmentDefinition/patient'],
+        compartment: COMPARTMENT_TYPES.map((type) => `http://hl7.org/fhir/CompartmentDefinition/${type.charAt(0).toLowerCase()}${type.slice(1)}`),
       },
     ],
   };

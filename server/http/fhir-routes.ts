@@ -11,7 +11,7 @@ import { history } from '../fhir/interactions/history.js';
 import { search } from '../fhir/interactions/search.js';
 import { systemSearch } from '../fhir/interactions/system-search.js';
 import { everything } from '../fhir/interactions/everything.js';
-import { compartment } from '../../resources/compartments.js';
+import { compartment, COMPARTMENT_TYPES } from '../../resources/compartments.js';
 import { conditionalPatch, patch } from '../fhir/interactions/patch.js';
 import { read, vread, type StoredResource } from '../fhir/interactions/read.js';
 import { conditionalUpdate, update } from '../fhir/interactions/update.js';
@@ -115,7 +115,7 @@ export function fhirRouter(ctx: FhirContext): express.Router {
 
   route(router, '/Patient/:id/\$everything', {
     GET: async (req, res) => {
-      await sendJson(req, res, 200, (await everything(ctx, idOf(req), searchOf(req), `Patient/${idOf(req)}/$everything`)).bundle);
+      sendJson(req, res, 200, (await everything(ctx, 'Patient', idOf(req), searchOf(req), `Patient/${idOf(req)}/$everything`)).bundle);
     },
   });
 
@@ -129,10 +129,10 @@ export function fhirRouter(ctx: FhirContext): express.Router {
       const owner = typeOf(req);
       const id = idOf(req);
       const target = String(req.params.compartmentType);
-      if (!compartment(owner)) throw notFound(`Kiln answers compartment searches for Patient; ${owner} compartments are not served`);
+      if (!compartment(owner)) throw notFound(`There is no ${owner} compartment (there are: ${COMPARTMENT_TYPES.join(', ')})`);
       await read(ctx, owner, id);
       if (target === '*') {
-        sendJson(req, res, 200, (await everything(ctx, id, searchOf(req), `${owner}/${id}/*`)).bundle);
+        sendJson(req, res, 200, (await everything(ctx, owner, id, searchOf(req), `${owner}/${id}/*`)).bundle);
         return;
       }
       if (!isResourceType(target)) throw notFound(`Unknown resource type "${target}"`);

@@ -44,6 +44,20 @@ describe('compartment search', () => {
     expect((await get(`/fhir/Organization/${ids.org}/Observation`)).status).toBe(404);
   });
 
+  it('serves the Encounter, Practitioner, RelatedPerson and Device compartments too', async () => {
+    const gp = await s.create({ resourceType: 'Practitioner', name: [{ family: 'Careful' }] });
+    const device = await s.create({ resourceType: 'Device', status: 'active' });
+    const encounter = await s.create({ resourceType: 'Encounter', status: 'finished', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' }, subject: { reference: `Patient/${ids.bob}` }, participant: [{ individual: { reference: `Practitioner/${gp.id}` } }] });
+    const obs = await s.create({ resourceType: 'Observation', status: 'final', code: { text: 'x' }, encounter: { reference: `Encounter/${encounter.id}` }, device: { reference: `Device/${device.id}` }, performer: [{ reference: `Practitioner/${gp.id}` }] });
+    const companion = await s.create({ resourceType: 'RelatedPerson', patient: { reference: `Patient/${ids.bob}` } });
+    const told = await s.create({ resourceType: 'Communication', status: 'completed', recipient: [{ reference: `RelatedPerson/${companion.id}` }] });
+    expect(refs((await get(`/fhir/Encounter/${encounter.id}/Observation`)).body)).toEqual([`Observation/${obs.id}`]);
+    expect(refs((await get(`/fhir/Device/${device.id}/Observation`)).body)).toEqual([`Observation/${obs.id}`]);
+    expect(refs((await get(`/fhir/Practitioner/${gp.id}/Encounter`)).body)).toEqual([`Encounter/${encounter.id}`]);
+    expect(refs((await get(`/fhir/RelatedPerson/${companion.id}/Communication`)).body)).toEqual([`Communication/${told.id}`]);
+    expect(refs((await get(`/fhir/Practitioner/${gp.id}/*`)).body)).toEqual([`Encounter/${encounter.id}`, `Observation/${obs.id}`, `Practitioner/${gp.id}`].sort());
+  });
+
   it('* returns the patient and everything in its compartment', async () => {
     const res = await get(`/fhir/Patient/${ids.ann}/*?_count=100`);
     expect(res.status).toBe(200);

@@ -24,13 +24,14 @@ export function compartmentCondition(compartmentType: string, id: string, type: 
   return or(params.map((code) => ({ kind: 'overlap', column: { search: column.main(code) }, keys: [`${compartmentType}/${id}`] })));
 }
 
-export async function everything(ctx: FhirContext, patientId: string, params: URLSearchParams, path: string): Promise<EverythingPage> {
-  await read(ctx, 'Patient', patientId);
-  const definition = compartment('Patient');
-  if (!definition) throw notFound('The Patient compartment is not defined');
+/** Every resource in the compartment of `compartmentType`/`id`, the owner first. */
+export async function everything(ctx: FhirContext, compartmentType: string, ownerId: string, params: URLSearchParams, path: string): Promise<EverythingPage> {
+  await read(ctx, compartmentType, ownerId);
+  const definition = compartment(compartmentType);
+  if (!definition) throw notFound(`There is no ${compartmentType} compartment`);
   let count = ctx.defaultPageSize;
   let since: Date | undefined;
-  let types = ['Patient', ...[...definition.members.keys()].filter((t) => t !== 'Patient').sort()];
+  let types = [compartmentType, ...[...definition.members.keys()].filter((t) => t !== compartmentType).sort()];
   let cursor: TypeCursor = { typeIndex: 0 };
   const linkParams = new URLSearchParams();
   for (const [name, value] of params) {
@@ -71,7 +72,7 @@ export async function everything(ctx: FhirContext, patientId: string, params: UR
   linkParams.set('_count', String(count));
 
   const queries = types.map((type) => {
-    const conditions: Condition[] = [compartmentCondition('Patient', patientId, type) as Condition];
+    const conditions: Condition[] = [compartmentCondition(compartmentType, ownerId, type) as Condition];
     if (since) conditions.push({ kind: 'compare', column: { row: 'last_updated' }, op: '>=', value: since });
     return { resourceType: type, conditions };
   });
