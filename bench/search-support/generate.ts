@@ -129,7 +129,7 @@ export function patients(seed: number, count: number): GeneratedPatient[] {
     };
     // Log-normal: most patients near the mean, a long tail of frequently observed ones.
     const share = Math.exp(0.7 * normal(rng));
-    const heartRate = 74 + 8 * normal(rng);
+    const heartRate = 76 + 10 * normal(rng);
     out.push({ seed: { id, gender, birth, share, heartRate }, resource });
   }
   return out;
@@ -177,7 +177,7 @@ interface Measure {
 }
 
 const MEASURES: Record<string, Measure> = {
-  heartRate: { code: HEART_RATE, display: 'Heart rate', category: 'vital-signs', unit: '/min', mean: 0, sd: 10, decimals: 0 },
+  heartRate: { code: HEART_RATE, display: 'Heart rate', category: 'vital-signs', unit: '/min', mean: 0, sd: 11, decimals: 0 },
   respiratory: { code: '9279-1', display: 'Respiratory rate', category: 'vital-signs', unit: '/min', mean: 16, sd: 3, decimals: 0 },
   temperature: { code: '8310-5', display: 'Body temperature', category: 'vital-signs', unit: 'Cel', mean: 36.9, sd: 0.5, decimals: 1 },
   oxygen: { code: '59408-5', display: 'Oxygen saturation in Arterial blood by Pulse oximetry', category: 'vital-signs', unit: '%', mean: 97, sd: 1.5, decimals: 0 },

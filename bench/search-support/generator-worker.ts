@@ -2,10 +2,11 @@
 // rows Kiln stores (stored-rows.ts), so that generating and indexing the next batch runs on
 // another core while Postgres writes the current one. A sample of the resources is validated with
 // Kiln's own validator; every one of them is indexed with Kiln's own indexValues.
+import { randomUUID } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Resource } from '@medplum/fhirtypes';
 import { loadValidation, validationErrors } from '../../resources/validate.js';
-import { observations, patients, type PatientSeed } from './generate.js';
+import { observations, patients, RARE_CODE, type PatientSeed } from './generate.js';
 import { storedRows, type RowBatch } from './stored-rows.js';
 
 export interface GeneratorInit {
@@ -38,7 +39,7 @@ if (parentPort) {
   loadValidation();
   const everyone = patients(init.seed, init.patientCount);
   const seeds: PatientSeed[] = everyone.map((p) => p.seed);
-  const rare = (r: Resource) => r.resourceType === 'Observation' && (r.code?.coding?.[0]?.code ?? '') === '94500-6';
+  const rare = (r: Resource) => r.resourceType === 'Observation' && r.code?.coding?.[0]?.code === RARE_CODE;
   port.on('message', (request: GeneratorRequest) => {
     try {
       let resources: Resource[];
@@ -49,8 +50,8 @@ if (parentPort) {
         ids = slice.map((p) => p.seed.id);
       } else {
         resources = observations(init.seed, seeds, request.from, request.to);
-        // Ids as Kiln makes them (random UUIDs), from the number so that they are reproducible.
-        ids = resources.map((_, i) => observationId(init.seed, request.from + i));
+        // Ids as Kiln's create makes them.
+        ids = resources.map(() => randomUUID());
       }
       const every = request.kind === 'Patient' ? 1 : init.validateEvery;
       const { validated, invalid } = invalidIn(resources, request.from, every, rare);
@@ -63,11 +64,3 @@ if (parentPort) {
   });
 }
 
-/** A UUID-shaped id for Observation number `n` of a run. */
-export function observationId(seed: number, n: number): string {
-  const hex = (x: number) => (x >>> 0).toString(16).padStart(8, '0');
-  const a = hex(Math.imul(seed ^ 0x5bd1e995, n + 1));
-  const b = hex(n);
-  const c = hex(Math.imul(n ^ 0x27d4eb2f, 0x165667b1) ^ seed);
-  return `${a}-${b.slice(0, 4)}-4${b.slice(5, 8)}-a${c.slice(1, 4)}-${c.slice(4, 8)}${hex(n * 2654435761)}`.slice(0, 36);
-}
