@@ -16,6 +16,8 @@ const RESOURCE_PARAMETERS = [
   { name: '_id', type: 'token' as const, definition: 'http://hl7.org/fhir/SearchParameter/Resource-id' },
   { name: '_lastUpdated', type: 'date' as const, definition: 'http://hl7.org/fhir/SearchParameter/Resource-lastUpdated' },
   { name: '_list', type: 'special' as const, documentation: 'The resources a List holds: _list={List id}' },
+  { name: '_content', type: 'special' as const, documentation: 'Words anywhere in the resource (web search syntax)' },
+  { name: '_text', type: 'special' as const, documentation: 'Words in the narrative (web search syntax)' },
 ];
 
 function searchCapabilities(type: string, revInclude: string[]): Partial<CapabilityStatementRestResource> {

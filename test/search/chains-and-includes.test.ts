@@ -81,6 +81,20 @@ describe('_list', () => {
   });
 });
 
+describe('_content and _text', () => {
+  it('find words anywhere in the resource, or in its narrative only', async () => {
+    const noted = await s.create({
+      resourceType: 'Patient',
+      name: [{ family: 'Quillfeather' }],
+      text: { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml">Allergic to <b>penicillin</b></div>' },
+    });
+    expect(await s.ids('Patient', '_content=quillfeather')).toEqual([noted.id]);
+    expect(await s.ids('Patient', '_text=penicillin')).toEqual([noted.id]);
+    expect(await s.ids('Patient', '_text=quillfeather')).toEqual([]);
+    expect(await s.ids('Patient', '_content=penicillin -quillfeather')).toEqual([]);
+  });
+});
+
 describe('_include and _revinclude', () => {
   it('adds the resources the matches refer to, marked include', async () => {
     const found = await entries('Observation', `code=85354-9&_include=Observation:subject`);

@@ -36,6 +36,11 @@ export function criterionCondition(resourceType: string, name: string, rawValue:
   const values = splitValues(rawValue);
   if (code === '_id') return idCondition(name, modifier, values);
   if (code === '_list') return listCondition(resourceType, name, modifier, values);
+  if (code === '_content' || code === '_text') {
+    if (modifier !== undefined) throw notSupported(`Search parameter "${name}": ${code} takes no modifier`);
+    const target = code === '_content' ? 'content' : 'narrative';
+    return or(values.map((value) => ({ kind: 'full-text', target, query: unescape(value) })));
+  }
   if (code === '_lastUpdated') {
     if (modifier !== undefined) throw notSupported(`Search parameter "${name}": _lastUpdated takes no modifier`);
     const lastUpdated = { row: 'last_updated' as const };

@@ -66,6 +66,14 @@ export function conditionSql(condition: Condition, binder: Binder, alias = 'r'):
         AND 2 * 6371.0088 * asin(sqrt(power(sin(radians((${lat}::float8 - ${p.lat}) / 2)), 2)
           + cos(radians(${p.lat})) * cos(radians(${lat}::float8)) * power(sin(radians((${long}::float8 - ${p.long}) / 2)), 2))) <= ${p.km})`;
     }
+    case 'full-text': {
+      // Not indexed: an index over every resource's text would tax every write for a rare search.
+      const text =
+        condition.target === 'content'
+          ? `${alias}.content`
+          : `regexp_replace(coalesce((${alias}.content::jsonb) #>> '{text,div}', ''), '<[^>]*>', ' ', 'g')`;
+      return `to_tsvector('simple', ${text}) @@ websearch_to_tsquery('simple', ${binder.bind(condition.query, '::text')})`;
+    }
     case 'listed-in': {
       const prefix = `${condition.resourceType}/`;
       return `${alias}.id IN (SELECT substr(k, ${prefix.length + 1}) FROM "List" l, unnest(l."item") AS k

@@ -25,6 +25,8 @@ export type Condition =
   | { kind: 'references'; column: Column; resourceType: string; where: Condition }
   /** Within `kilometres` of a point, by great-circle distance (Location near). */
   | { kind: 'near'; latitude: Column; longitude: Column; point: { latitude: number; longitude: number }; kilometres: number }
+  /** Words of the whole resource (`_content`) or of its narrative (`_text`), as a web search query. */
+  | { kind: 'full-text'; target: 'content' | 'narrative'; query: string }
   /** This row is an item of the given List (`_list`). */
   | { kind: 'listed-in'; listId: string; resourceType: string }
   /** Some item of a composite column satisfies all of `where` (evaluated on that one item). */
