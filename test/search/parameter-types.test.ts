@@ -31,6 +31,10 @@ beforeAll(async () => {
     })
   ).id;
   ids.risk = (await s.create({ resourceType: 'RiskAssessment', status: 'final', subject: { reference: `Patient/${ids.smith}` }, prediction: [{ probabilityDecimal: 0.25 }] })).id;
+  const encounter = (code: string) =>
+    s.create({ resourceType: 'Encounter', status: 'finished', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code } });
+  ids.ambulatory = (await encounter('AMB')).id;
+  ids.emergency = (await encounter('EMER')).id;
   ids.zurich = (await s.create({ resourceType: 'Location', name: 'Zürich HB', position: { latitude: 47.378, longitude: 8.540 } })).id;
   ids.bern = (await s.create({ resourceType: 'Location', name: 'Bern', position: { latitude: 46.949, longitude: 7.439 } })).id;
   ids.vs = (await s.create({ resourceType: 'ValueSet', status: 'active', url: 'http://example.org/fhir/ValueSet/colours' })).id;
@@ -75,6 +79,21 @@ describe('token', () => {
     expect(await s.ids('Patient', 'identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|A1')).toEqual([ids.smith]);
     expect(await s.ids('Patient', 'identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|SS|A1')).toEqual([]);
     expect((await s.search('Patient', 'identifier:of-type=MR|A1')).status).toBe(400);
+  });
+
+  it(':in and :not-in use the codes of a value set', async () => {
+    expect(sorted(await s.ids('Patient', 'gender:in=http://hl7.org/fhir/ValueSet/administrative-gender'))).toEqual(sorted([ids.smith, ids.smithson]));
+    expect(await s.ids('Patient', 'gender:not-in=http://hl7.org/fhir/ValueSet/administrative-gender')).toEqual([ids.muller]);
+    const unknown = await s.search('Patient', 'gender:in=http://example.org/ValueSet/none');
+    expect(unknown.status).toBe(400);
+  });
+
+  it(':below and :above follow the code system hierarchy', async () => {
+    const actCode = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
+    expect(sorted(await s.ids('Encounter', `class:below=${actCode}|_ActEncounterCode`))).toEqual(sorted([ids.ambulatory, ids.emergency]));
+    expect(await s.ids('Encounter', `class:below=${actCode}|AMB`)).toEqual([ids.ambulatory]);
+    expect(await s.ids('Encounter', `class:above=${actCode}|AMB`)).toEqual([ids.ambulatory]);
+    expect((await s.search('Encounter', 'class:below=http://snomed.info/sct|12345')).status).toBe(400);
   });
 
   it(':not keeps resources without a matching value, including those without any', async () => {
