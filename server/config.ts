@@ -35,6 +35,8 @@ const schema = z.object({
   KILN_MAX_PAGE_SIZE: z.coerce.number().int().min(1).max(10000).default(1000),
   /** Worker processes sharing the port: a number, or auto (one per CPU on Postgres, one on the embedded database). */
   KILN_WORKERS: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(256)]).default('auto'),
+  /** How often each process checks whether $reindex changed the search parameters. */
+  KILN_REGISTRY_POLL_MS: z.coerce.number().int().min(100).max(600000).default(5000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** How long shutdown waits for requests in flight before it closes anyway. */
   KILN_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600000).default(10000),

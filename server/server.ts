@@ -9,6 +9,8 @@ import type { FhirContext } from './fhir/context.js';
 import type { Logger } from './logger.js';
 import type { Database } from './store/database.js';
 import { openDatabase } from './store/open-database.js';
+import { installCustomSearchParameters } from './fhir/custom-search-parameters.js';
+import { registryGeneration } from './store/reindex-store.js';
 
 export interface RunningServer {
   server: Server;
@@ -35,6 +37,20 @@ export async function startServer(config: Config, logger: Logger, options: Start
     dataDir: options.inMemory ? undefined : config.KILN_DATA_DIR,
     embeddedSnapshot: options.inMemory ? options.embeddedSnapshot : undefined,
   });
+  await installCustomSearchParameters(db);
+  // Another process's $reindex changes the search parameters: notice it within a few seconds.
+  let generation = await registryGeneration(db);
+  const watch = setInterval(() => {
+    registryGeneration(db)
+      .then(async (now) => {
+        if (now === generation) return;
+        generation = now;
+        await installCustomSearchParameters(db);
+        logger.info({ generation: now }, 'search parameters changed; reloaded');
+      })
+      .catch((error: unknown) => logger.warn({ err: error }, 'could not check the search parameter registry'));
+  }, config.KILN_REGISTRY_POLL_MS);
+  watch.unref();
   let shuttingDown = false;
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
@@ -58,6 +74,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const stop = () => {
     stopping ??= (async () => {
       shuttingDown = true;
+      clearInterval(watch);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const grace = setTimeout(() => server.closeAllConnections(), config.KILN_SHUTDOWN_GRACE_MS);

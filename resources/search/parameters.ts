@@ -43,9 +43,54 @@ const RESOURCE_PARAMETERS = new Set(['_tag', '_profile', '_security', '_source']
 
 const cache = new Map<string, Map<string, ParameterDefinition>>();
 
+/** Search parameters a server's users defined (SearchParameter resources), by resource type. */
+let custom = new Map<string, Map<string, ParameterDefinition>>();
+let generation = 0;
+
+/** Replaces the custom parameters; the official ones are untouched. */
+export function setCustomParameters(byType: Map<string, Map<string, ParameterDefinition>>): void {
+  custom = byType;
+  cache.clear();
+  generation++;
+}
+
+/** Changes whenever the set of parameters changes, so derived documents can be rebuilt. */
+export function parameterGeneration(): number {
+  return generation;
+}
+
+/** The official R4 parameters only (custom ones may not reuse their codes). */
+export function officialParameter(resourceType: string, code: string): boolean {
+  return officialParameters(resourceType).has(code) || FROM_ROW.has(code);
+}
+
+/** Turns a SearchParameter's expression for one type into a definition, or says why it cannot. */
+export function parameterDefinition(resourceType: string, parameter: SearchParameter): ParameterDefinition | string {
+  if (!parameter.code || !parameter.expression) return 'it needs a code and an expression';
+  if (!INDEXED.has(parameter.type) || parameter.type === 'composite') return `type ${parameter.type} is not supported for custom parameters`;
+  const expression = getExpressionForResourceType(resourceType, parameter.expression) ?? parameter.expression;
+  let parsed: FhirPathAtom;
+  try {
+    parsed = parseFhirPath(expression);
+  } catch (error) {
+    return `its expression does not parse: ${(error as Error).message}`;
+  }
+  return { code: parameter.code, type: parameter.type as IndexedType, expression, parsed, target: parameter.target ?? [], url: parameter.url ?? '', roots: rootsOf(resourceType, expression) };
+}
+
 /** The indexed parameters of `resourceType` by code (`_id` and `_lastUpdated` are row columns). */
 export function indexedParameters(resourceType: string): Map<string, ParameterDefinition> {
   let found = cache.get(resourceType);
+  if (found) return found;
+  found = new Map([...officialParameters(resourceType), ...(custom.get(resourceType) ?? [])]);
+  cache.set(resourceType, found);
+  return found;
+}
+
+const officialCache = new Map<string, Map<string, ParameterDefinition>>();
+
+function officialParameters(resourceType: string): Map<string, ParameterDefinition> {
+  let found = officialCache.get(resourceType);
   if (found) return found;
   found = new Map();
   for (const [code, parameter] of Object.entries(getSearchParameters(resourceType) ?? {}) as [string, SearchParameter][]) {
@@ -61,7 +106,7 @@ export function indexedParameters(resourceType: string): Map<string, ParameterDe
     found.set(code, {
       components, code, type: type as IndexedType, expression, parsed: parseFhirPath(expression), target: parameter.target ?? [], url, roots: rootsOf(resourceType, expression) });
   }
-  cache.set(resourceType, found);
+  officialCache.set(resourceType, found);
   return found;
 }
 

@@ -9,6 +9,8 @@ import { create } from '../fhir/interactions/create.js';
 import { conditionalDelete, deleteResource, type DeleteResult } from '../fhir/interactions/delete.js';
 import { history } from '../fhir/interactions/history.js';
 import { search } from '../fhir/interactions/search.js';
+import { reindex } from '../fhir/operations/reindex.js';
+import { parameterGeneration } from '../../resources/search/parameters.js';
 import { systemSearch } from '../fhir/interactions/system-search.js';
 import { everything } from '../fhir/interactions/everything.js';
 import { compartment, COMPARTMENT_TYPES } from '../../resources/compartments.js';
@@ -19,13 +21,20 @@ import { parseIfMatch } from '../fhir/version-match.js';
 import { binaryBody, sendRawBinary } from './binary.js';
 import { assertFhirJsonBody, assertJsonAcceptable, assertPatchBody, mediaTypeOf } from './media-types.js';
 import { jsonBody, resourceBody } from './request-body.js';
-import { etag, returnPreference, sendJson, sendOutcome, sendWriteBody, setVersionHeaders } from './respond.js';
+import { etag, returnPreference, sendJson, sendOutcome, sendResource, sendWriteBody, setVersionHeaders } from './respond.js';
 
 type Handler = (req: Request, res: Response) => Promise<void> | void;
 
 export function fhirRouter(ctx: FhirContext): express.Router {
   const router = express.Router();
-  const capability = JSON.stringify(capabilityStatement(ctx));
+  // Rebuilt when the search parameters change ($reindex), otherwise served as built.
+  let capability = { generation: -1, text: '' };
+  const capabilityText = () => {
+    if (capability.generation !== parameterGeneration()) {
+      capability = { generation: parameterGeneration(), text: JSON.stringify(capabilityStatement(ctx)) };
+    }
+    return capability.text;
+  };
 
   // Every answer is FHIR JSON, so an Accept or _format we cannot produce fails first.
   router.use((req: Request, _res: Response, next: NextFunction) => {
@@ -33,7 +42,8 @@ export function fhirRouter(ctx: FhirContext): express.Router {
     next();
   });
 
-  route(router, '/metadata', { GET: (req, res) => sendJson(req, res, 200, capability) });
+  route(router, '/metadata', { GET: (req, res) => sendJson(req, res, 200, capabilityText()) });
+  route(router, '/\$reindex', { POST: async (req, res) => sendResource(req, res, 200, await reindex(ctx, reindexTypes(req))) });
   route(router, '/', { GET: async (req, res) => sendJson(req, res, 200, await systemSearch(ctx, [...searchOf(req)])) });
   route(router, '/_history', { GET: async (req, res) => sendJson(req, res, 200, (await history(ctx, {}, searchOf(req))).bundle) });
 
@@ -67,6 +77,8 @@ export function fhirRouter(ctx: FhirContext): express.Router {
       sendDeleted(req, res, await conditionalDelete(ctx, type, requireCriteria(req)), type);
     },
   });
+
+  route(router, '/:type/\$reindex', { POST: async (req, res) => sendResource(req, res, 200, await reindex(ctx, [typeOf(req)])) });
 
   route(router, '/:type/_search', {
     POST: async (req, res) => {
@@ -166,6 +178,20 @@ function route(router: express.Router, path: string, handlers: Partial<Record<'G
 }
 
 const typeOf = (req: Request): string => String(req.params.type);
+
+/** `$reindex?_type=A,B`, or a Parameters body naming `type`s; none means the types with custom parameters. */
+function reindexTypes(req: Request): string[] | undefined {
+  const fromQuery = searchOf(req).getAll('_type').flatMap((v) => v.split(','));
+  let fromBody: string[] = [];
+  if (Buffer.isBuffer(req.body) && req.body.length) {
+    assertFhirJsonBody(req);
+    const body = jsonBody(req) as { resourceType?: string; parameter?: { name?: string; valueCode?: string; valueString?: string }[] };
+    if (body?.resourceType !== 'Parameters') throw badRequest('$reindex takes a Parameters resource (or no body)');
+    fromBody = (body.parameter ?? []).filter((p) => p.name === 'type').map((p) => p.valueCode ?? p.valueString ?? '');
+  }
+  const types = [...fromQuery, ...fromBody];
+  return types.length ? types : undefined;
+}
 /** `Prefer: handling=lenient` (hl7.org/fhir/R4/search.html#errors). */
 const isLenient = (req: Request): boolean => /(?:^|[,;\s])handling\s*=\s*lenient/.test(req.get('prefer') ?? '');
 const idOf = (req: Request): string => String(req.params.id);

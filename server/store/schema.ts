@@ -2,7 +2,7 @@
 // and one history table for every version of every resource.
 import { resourceTypes } from '../../resources/definitions.js';
 import { indexColumns } from '../../resources/search/index-values.js';
-import { indexedParameters } from '../../resources/search/parameters.js';
+import { indexedParameters, type ParameterDefinition } from '../../resources/search/parameters.js';
 import type { Database, Queryable } from './database.js';
 
 /** Identifiers reach SQL only through this check, never from a request as text. */
@@ -45,14 +45,24 @@ function resourceTableDdl(resourceType: string): string {
  * every start, so a new search parameter needs no hand-written migration. Indexes are partial
  * (non-null rows only): a write pays only for the parameters the resource has values for.
  */
-async function syncSearchColumns(tx: Queryable): Promise<void> {
+/** Adds missing search columns, also for parameters about to be installed (`pending`). */
+export async function syncSearchColumns(db: Database, pending?: Map<string, Map<string, ParameterDefinition>>): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock(4242001)');
+    await tx.query('SET LOCAL statement_timeout = 0');
+    await addMissingSearchColumns(tx, pending);
+  });
+}
+
+async function addMissingSearchColumns(tx: Queryable, pending?: Map<string, Map<string, ParameterDefinition>>): Promise<void> {
   const existing = await tx.query<{ table_name: string; column_name: string }>(
     "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()",
   );
   const have = new Set(existing.rows.map((row) => `${row.table_name}.${row.column_name}`));
   const statements: string[] = [];
   for (const type of resourceTypes()) {
-    const missing = searchColumnsOf(type).filter((column) => !have.has(`${type}.${column.name}`));
+    const wanted = [...searchColumnsOf(type), ...[...(pending?.get(type)?.values() ?? [])].flatMap(indexColumns)];
+    const missing = wanted.filter((column, i) => !have.has(`${type}.${column.name}`) && wanted.findIndex((c) => c.name === column.name) === i);
     if (!missing.length) continue;
     statements.push(`ALTER TABLE ${tableName(type)} ${missing.map((c) => `ADD COLUMN IF NOT EXISTS ${columnName(c.name)} ${c.sqlType}`).join(', ')}`);
     for (const c of missing) {
@@ -89,6 +99,11 @@ const MIGRATIONS: { version: number; name: string; sql: () => string }[] = [
     name: 'resource tables and history',
     sql: () => [HISTORY_DDL, ...resourceTypes().map(resourceTableDdl)].join('\n'),
   },
+  {
+    version: 2,
+    name: 'search parameter registry generation',
+    sql: () => 'CREATE TABLE IF NOT EXISTS kiln_registry (id integer PRIMARY KEY, generation bigint NOT NULL)',
+  },
 ];
 
 export async function migrate(db: Database): Promise<void> {
@@ -106,6 +121,6 @@ export async function migrate(db: Database): Promise<void> {
       }
       await tx.query('INSERT INTO kiln_migration (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
     }
-    await syncSearchColumns(tx);
+    await addMissingSearchColumns(tx);
   });
 }
