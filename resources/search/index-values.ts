@@ -4,7 +4,7 @@
 import { evalFhirPathTyped, toTypedValue, type TypedValue } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import { dateRange } from '../fhir-date-range.js';
-import { tokenKey, tokenKeys } from '../token-values.js';
+import { tokenKeys } from '../token-values.js';
 import { hasRoot, indexedParameters, type ParameterDefinition } from './parameters.js';
 import { normalizeString, stringParts } from './string-values.js';
 
@@ -254,4 +254,3 @@ function referenceKeys(values: TypedValue[]): string[] {
   return [...keys];
 }
 
-export { tokenKey };

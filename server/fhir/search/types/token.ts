@@ -2,7 +2,7 @@
 import { column } from '../../../../resources/search/index-values.js';
 import { normalizeString } from '../../../../resources/search/string-values.js';
 import { tokenKey } from '../../../../resources/token-values.js';
-import { or, type Condition } from '../../../store/search/condition.js';
+import type { Condition } from '../../../store/search/condition.js';
 import { codesAbove, codesBelow, valueSetCodes } from '../../../../resources/terminology/terminology-service.js';
 import { invalidValue, notSupported } from '../../errors.js';
 import { splitBars, unescape } from '../search-values.js';
@@ -92,4 +92,3 @@ export function tokenCondition(input: CriterionInput): Condition {
   }
 }
 
-export { or };
