@@ -7,6 +7,7 @@ import { dateRange } from '../fhir-date-range.js';
 import { tokenKeys } from '../token-values.js';
 import { hasRoot, indexedParameters, type ParameterDefinition } from './parameters.js';
 import { normalizeString, stringParts } from './string-values.js';
+import { canonicalUnit, UCUM } from './ucum.js';
 
 export interface IndexColumn {
   name: string;
@@ -21,6 +22,9 @@ export const column = {
   exact: (code: string) => `${code}:exact`,
   low: (code: string) => `${code}:lo`,
   high: (code: string) => `${code}:hi`,
+  /** A quantity in UCUM base units: `value-quantity:clo` / `:chi`. */
+  canonicalLow: (code: string) => `${code}:clo`,
+  canonicalHigh: (code: string) => `${code}:chi`,
   latitude: (code: string) => `${code}:lat`,
   longitude: (code: string) => `${code}:long`,
 };
@@ -54,7 +58,13 @@ export function indexColumns(parameter: ParameterDefinition): IndexColumn[] {
         { name: column.low(code), sqlType: 'numeric', index: 'btree' },
         { name: column.high(code), sqlType: 'numeric', index: 'btree' },
       ];
-      return parameter.type === 'quantity' ? [...range, array(column.main(code))] : range;
+      if (parameter.type === 'number') return range;
+      return [
+        ...range,
+        array(column.main(code)),
+        { name: column.canonicalLow(code), sqlType: 'numeric', index: 'btree' },
+        { name: column.canonicalHigh(code), sqlType: 'numeric', index: 'btree' },
+      ];
     }
   }
 }
@@ -72,6 +82,8 @@ export const unitKey = {
   systemAndCode: (system: string, code: string) => `${system}|${code}`,
   code: (code: string) => `\u0001${code}`,
   unit: (unit: string) => `\u0002${unit}`,
+  /** The UCUM base units of the canonical columns, e.g. `g1`. */
+  canonical: (unit: string) => `\u0003${unit}`,
 };
 
 type Row = Record<string, unknown>;
@@ -117,8 +129,17 @@ function valuesFor(parameter: ParameterDefinition, values: TypedValue[]): Row {
       return envelope(code, values.flatMap(dateRanges));
     case 'number':
       return envelope(code, values.flatMap(numberRanges));
-    case 'quantity':
-      return { ...envelope(code, values.flatMap(numberRanges)), [column.main(code)]: nonEmpty(unitKeys(values)) };
+    case 'quantity': {
+      const canonical = values.flatMap(canonicalRanges);
+      const units = [...unitKeys(values), ...new Set(canonical.map((c) => unitKey.canonical(c.unit)))];
+      const canonicalEnvelope = envelope(code, canonical.map((c) => c.range));
+      return {
+        ...envelope(code, values.flatMap(numberRanges)),
+        [column.main(code)]: nonEmpty(units),
+        [column.canonicalLow(code)]: canonicalEnvelope[column.low(code)],
+        [column.canonicalHigh(code)]: canonicalEnvelope[column.high(code)],
+      };
+    }
   }
 }
 
@@ -196,6 +217,26 @@ function numberRanges({ type, value }: TypedValue): [number, number][] {
   }
   if (typeof value.value === 'number') return [[value.value, value.value]];
   return [];
+}
+
+/** Quantities in UCUM units, in base units: [range, base unit] (a Range's ends must agree). */
+function canonicalRanges({ type, value }: TypedValue): { range: [number, number]; unit: string }[] {
+  const canonical = (q: { value?: number; system?: string; code?: string } | undefined) =>
+    q && typeof q.value === 'number' && q.system === UCUM && q.code ? { value: q.value, unit: canonicalUnit(q.code) } : undefined;
+  if (!value || typeof value !== 'object') return [];
+  if (type === 'Range') {
+    const low = canonical(value.low);
+    const high = canonical(value.high);
+    const unit = (low?.unit ?? high?.unit)?.unit;
+    if (!unit || (low?.unit && low.unit.unit !== unit) || (high?.unit && high.unit.unit !== unit)) return [];
+    const from = low?.unit ? low.value * low.unit.factor : -Infinity;
+    const to = high?.unit ? high.value * high.unit.factor : Infinity;
+    return [{ range: [from, to], unit }];
+  }
+  const single = canonical(value);
+  if (!single?.unit) return [];
+  const scaled = single.value * single.unit.factor;
+  return [{ range: [scaled, scaled], unit: single.unit.unit }];
 }
 
 function unitKeys(values: TypedValue[]): string[] {

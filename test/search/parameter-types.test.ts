@@ -155,6 +155,15 @@ describe('quantity and number', () => {
     expect(await s.ids('Observation', 'value-quantity=gt50|http://other|kg')).toEqual([]);
   });
 
+  it('compares UCUM quantities in base units, whatever unit the search uses', async () => {
+    const ucum = 'http://unitsofmeasure.org';
+    expect(await s.ids('Observation', `value-quantity=80500|${ucum}|g`)).toEqual([ids.weight]);
+    expect(await s.ids('Observation', `value-quantity=gt80000|${ucum}|g`)).toEqual([ids.weight]);
+    expect(await s.ids('Observation', `value-quantity=lt1|${ucum}|kg`)).toEqual([]);
+    // 130 /min is more than 2 per second; 72 /min is not.
+    expect(await s.ids('Observation', `value-quantity=gt2|${ucum}|/s`)).toEqual([ids.hr130]);
+  });
+
   it('searches numbers', async () => {
     expect(await s.ids('RiskAssessment', 'probability=0.25')).toEqual([ids.risk]);
     expect(await s.ids('RiskAssessment', 'probability=gt0.3')).toEqual([]);

@@ -3,14 +3,19 @@
 // with the value itself.
 import { column } from '../../../../resources/search/index-values.js';
 import { and, or, type Column, type Condition } from '../../../store/search/condition.js';
-import { decimalRange, splitPrefix } from '../search-values.js';
+import { decimalRange, splitPrefix, type Prefix } from '../search-values.js';
 import type { CriterionInput } from './context.js';
 import { missingCondition } from './missing.js';
 import { unsupportedModifier } from './unsupported.js';
 
 export function numberValueCondition(name: string, text: string, low: Column, high: Column): Condition {
   const [prefix, number] = splitPrefix(text);
-  const { value, low: from, high: to } = decimalRange(number, name);
+  return numberRangeCondition(prefix, decimalRange(number, name), low, high);
+}
+
+/** A searched number as a value and the interval its precision implies, against [low, high]. */
+export function numberRangeCondition(prefix: Prefix, searched: { value: number; low: number; high: number }, low: Column, high: Column): Condition {
+  const { value, low: from, high: to } = searched;
   const cmp = (c: Column, op: '<' | '<=' | '>' | '>=', v: number): Condition => ({ kind: 'compare', column: c, op, value: v });
   const within = and([cmp(low, '>=', from), cmp(high, '<', to)]);
   switch (prefix) {

@@ -3,10 +3,11 @@
 import { column, unitKey } from '../../../../resources/search/index-values.js';
 import { and, or, type Condition } from '../../../store/search/condition.js';
 import { invalidValue } from '../../errors.js';
-import { splitBars } from '../search-values.js';
+import { decimalRange, splitBars, splitPrefix } from '../search-values.js';
 import type { CriterionInput } from './context.js';
 import { missingCondition } from './missing.js';
-import { numberValueCondition } from './number.js';
+import { numberRangeCondition, numberValueCondition } from './number.js';
+import { canonicalUnit, UCUM } from '../../../../resources/search/ucum.js';
 import { unsupportedModifier } from './unsupported.js';
 
 export function quantityCondition(input: CriterionInput): Condition {
@@ -21,10 +22,20 @@ export function quantityCondition(input: CriterionInput): Condition {
       if (parts.length !== 1 && parts.length !== 3) {
         throw invalidValue(`Search parameter "${input.name}": "${value}" is not [prefix]number|system|code`);
       }
-      const number = numberValueCondition(input.name, parts[0], low, high);
-      if (parts.length === 1) return number;
-      const [, system, unit] = parts;
-      if (!unit) return number;
+      if (parts.length === 1 || !parts[2]) return numberValueCondition(input.name, parts[0], low, high);
+      const [text, system, unit] = parts;
+      const canonical = system === UCUM ? canonicalUnit(unit) : undefined;
+      if (canonical) {
+        // mg, g and kg all compare in grams: scale the value and its precision interval alike.
+        const [prefix, number] = splitPrefix(text);
+        const searched = decimalRange(number, input.name);
+        const scaled = { value: searched.value * canonical.factor, low: searched.low * canonical.factor, high: searched.high * canonical.factor };
+        return and([
+          numberRangeCondition(prefix, scaled, input.column(column.canonicalLow(code), 'numeric'), input.column(column.canonicalHigh(code), 'numeric')),
+          { kind: 'overlap', column: input.column(column.main(code), 'text[]'), keys: [unitKey.canonical(canonical.unit)] },
+        ]);
+      }
+      const number = numberValueCondition(input.name, text, low, high);
       // Without a system the code may be a code or a unit as written.
       const keys = system ? [unitKey.systemAndCode(system, unit)] : [unitKey.code(unit), unitKey.unit(unit)];
       return and([number, { kind: 'overlap', column: input.column(column.main(code), 'text[]'), keys }]);
