@@ -89,10 +89,11 @@ export const unitKey = {
 type Row = Record<string, unknown>;
 const nonEmpty = <T>(values: T[]): T[] | null => (values.length ? values : null);
 
-export function indexValues(resource: Resource): Row {
+/** The search values of `resource`, for all its type's parameters or only the ones named. */
+export function indexValues(resource: Resource, only?: ParameterDefinition[]): Row {
   const row: Row = {};
   const root = [toTypedValue(resource)];
-  for (const parameter of indexedParameters(resource.resourceType).values()) {
+  for (const parameter of only ?? indexedParameters(resource.resourceType).values()) {
     const values = hasRoot(resource as unknown as Record<string, unknown>, parameter.roots) ? evalFhirPathTyped(parameter.parsed, root) : [];
     Object.assign(row, valuesFor(parameter, values));
   }
@@ -283,12 +284,15 @@ function referenceKeys(values: TypedValue[]): string[] {
     if (!value || typeof value !== 'object') continue;
     const reference = value.reference;
     if (typeof reference === 'string' && !reference.startsWith('#')) {
-      const match = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(reference);
+      // Relative references are to this server; an absolute one is kept as its URL only, since
+      // it may name another server (a search for this server's URL looks for both forms).
+      const match = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(reference);
       if (match) {
         keys.add(referenceKey.typed(match[1], match[2]));
         keys.add(referenceKey.idOnly(match[2]));
+      } else {
+        keys.add(referenceKey.url(reference.replace(/\/_history\/[^/]+$/, '')));
       }
-      keys.add(referenceKey.url(reference));
     }
     if (value.identifier) for (const key of tokenKeys([{ type: 'Identifier', value: value.identifier }])) keys.add(referenceKey.identifier(key));
   }

@@ -104,6 +104,17 @@ const MIGRATIONS: { version: number; name: string; sql: () => string }[] = [
     name: 'search parameter registry generation',
     sql: () => 'CREATE TABLE IF NOT EXISTS kiln_registry (id integer PRIMARY KEY, generation bigint NOT NULL)',
   },
+  {
+    // With its search columns a row outgrows the TOAST threshold, and Postgres would move the
+    // resource JSON out of line: every read would then fetch it from the TOAST table. Kept in
+    // line (compressed when large), a read of a resource touches only its row.
+    version: 3,
+    name: 'resource JSON kept in line',
+    sql: () =>
+      ['resource_history', ...resourceTypes().map((type) => tableName(type))]
+        .map((table) => `ALTER TABLE ${table} ALTER COLUMN content SET STORAGE MAIN`)
+        .join(';\n'),
+  },
 ];
 
 export async function migrate(db: Database): Promise<void> {

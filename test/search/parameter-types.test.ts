@@ -204,6 +204,17 @@ describe('reference', () => {
   });
 });
 
+describe('absolute references', () => {
+  it('find references written as this server\'s URL, and never ones to another server', async () => {
+    const local = await s.create({ resourceType: 'Observation', status: 'final', code: { text: 'abs' }, subject: { reference: `${kiln.fhirUrl}/Patient/${ids.muller}` } });
+    const foreign = await s.create({ resourceType: 'Observation', status: 'final', code: { text: 'abs' }, subject: { reference: `http://elsewhere.example.org/fhir/Patient/${ids.muller}` } });
+    expect(await s.ids('Observation', `subject=Patient/${ids.muller}`)).toEqual([local.id]);
+    expect(await s.ids('Observation', `subject=http://elsewhere.example.org/fhir/Patient/${ids.muller}`)).toEqual([foreign.id]);
+    expect(await s.ids('Observation', 'subject:Patient.family=muller')).toEqual([local.id]);
+    expect(await s.ids('Patient', `_has:Observation:subject:code:text=abs&_id=${ids.muller}`)).toEqual([ids.muller]);
+  });
+});
+
 describe('uri', () => {
   it('matches exactly, :below and :above', async () => {
     expect(await s.ids('ValueSet', 'url=http://example.org/fhir/ValueSet/colours')).toEqual([ids.vs]);

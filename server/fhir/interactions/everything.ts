@@ -15,12 +15,13 @@ export interface EverythingPage {
 }
 
 /** The condition placing rows of `type` in the compartment of `owner` (e.g. Patient/123). */
-export function compartmentCondition(compartmentType: string, id: string, type: string): Condition | undefined {
+export function compartmentCondition(compartmentType: string, id: string, type: string, baseUrl: string): Condition | undefined {
   const definition = compartment(compartmentType);
   if (type === compartmentType) return { kind: 'in', column: { row: 'id' }, values: [id] };
   const params = definition?.members.get(type);
   if (!params) return undefined;
-  return or(params.map((code) => ({ kind: 'overlap', column: { search: column.main(code) }, keys: [`${compartmentType}/${id}`] })));
+  const keys = [`${compartmentType}/${id}`, `${baseUrl}/${compartmentType}/${id}`];
+  return or(params.map((code) => ({ kind: 'overlap', column: { search: column.main(code) }, keys })));
 }
 
 /** Every resource in the compartment of `compartmentType`/`id`, the owner first. */
@@ -43,7 +44,7 @@ export async function everything(ctx: FhirContext, compartmentType: string, owne
   const members = [compartmentType, ...[...definition.members.keys()].filter((t) => t !== compartmentType).sort()];
   const types = request.types ? members.filter((t) => request.types?.includes(t)) : members;
   const queries = types.map((type) => {
-    const conditions: Condition[] = [compartmentCondition(compartmentType, ownerId, type) as Condition];
+    const conditions: Condition[] = [compartmentCondition(compartmentType, ownerId, type, ctx.baseUrl) as Condition];
     if (since) conditions.push({ kind: 'compare', column: { row: 'last_updated' }, op: '>=', value: since });
     return { resourceType: type, conditions };
   });

@@ -27,7 +27,7 @@ export async function search(ctx: FhirContext, resourceType: string, params: [st
   if (cursor && cursor.length !== plan.sort.length + 1) throw invalidValue('_page does not belong to this search (its sort differs)');
   const conditions = [...plan.conditions];
   if (options.compartment) {
-    const membership = compartmentCondition(options.compartment.type, options.compartment.id, resourceType);
+    const membership = compartmentCondition(options.compartment.type, options.compartment.id, resourceType, ctx.baseUrl);
     if (!membership) throw invalidValue(`${resourceType} resources are never in the ${options.compartment.type} compartment`);
     conditions.push(membership);
   }
@@ -41,7 +41,7 @@ export async function search(ctx: FhirContext, resourceType: string, params: [st
   const total = plan.total === 'none' ? undefined : await countRows(ctx.db, spec, plan.total === 'estimate');
 
   const matches = page.map((row) => ({ resourceType, id: row.id, content: row.content }));
-  const included = plan.include.length || plan.revinclude.length ? await resolveIncludes(ctx.db, matches, plan.include, plan.revinclude) : [];
+  const included = plan.include.length || plan.revinclude.length ? await resolveIncludes(ctx.db, ctx.baseUrl, matches, plan.include, plan.revinclude) : [];
 
   const hasNewer = plan.page?.before ? more : Boolean(plan.page?.after);
   const hasOlder = plan.page?.before ? true : more;

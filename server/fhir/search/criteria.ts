@@ -121,7 +121,7 @@ function chainCondition(resourceType: string, name: string, dot: number, rawValu
   if (parameter.type !== 'reference' || extra.length) throw invalidValue(`Search parameter "${name}": only reference parameters can be chained`);
   const target = chainTarget(resourceType, parameter, typeModifier, name);
   const where = criterionCondition(target, name.slice(dot + 1), rawValue, baseUrl, depth + 1);
-  return { kind: 'references', column: { search: column.main(code) }, resourceType: target, where };
+  return { kind: 'references', column: { search: column.main(code) }, resourceType: target, baseUrl, where };
 }
 
 /** `_has:Type:reference:parameter=value` (the rest may be another _has). */
@@ -136,5 +136,5 @@ function hasCondition(resourceType: string, name: string, rawValue: string, base
     throw invalidValue(`Search parameter "${name}": ${type}.${referenceCode} cannot refer to ${resourceType}`);
   }
   const where = criterionCondition(type, rest, rawValue, baseUrl, depth + 1);
-  return { kind: 'referenced-by', resourceType: type, referenceColumn: column.main(referenceCode), targetType: resourceType, where };
+  return { kind: 'referenced-by', resourceType: type, referenceColumn: column.main(referenceCode), targetType: resourceType, baseUrl, where };
 }

@@ -3,7 +3,9 @@
 import { column } from '../../../resources/search/index-values.js';
 import { indexedParameters } from '../../../resources/search/parameters.js';
 import type { Queryable } from '../../store/database.js';
-import { readByIds, readReferencing, referenceValues } from '../../store/search/search-sql.js';
+import { readByIds, readReferencing } from '../../store/search/search-sql.js';
+import { indexValues } from '../../../resources/search/index-values.js';
+import type { Resource } from '@medplum/fhirtypes';
 import type { IncludeRequest } from './parse-search.js';
 
 export interface FoundResource {
@@ -17,6 +19,7 @@ const MAX_REVINCLUDES = 1000;
 
 export async function resolveIncludes(
   q: Queryable,
+  baseUrl: string,
   matches: FoundResource[],
   include: IncludeRequest[],
   revinclude: IncludeRequest[],
@@ -28,11 +31,11 @@ export async function resolveIncludes(
     const found: FoundResource[] = [];
     for (const request of include) {
       if (round > 0 && !request.iterate) continue;
-      found.push(...(await followReferences(q, frontier, request)));
+      found.push(...(await followReferences(q, baseUrl, frontier, request)));
     }
     for (const request of revinclude) {
       if (round > 0 && !request.iterate) continue;
-      found.push(...(await followReferrers(q, frontier, request)));
+      found.push(...(await followReferrers(q, baseUrl, frontier, request)));
     }
     frontier = [];
     for (const resource of found) {
@@ -51,16 +54,20 @@ function referenceCodes(type: string, request: IncludeRequest): string[] {
   return [...indexedParameters(type).values()].filter((p) => p.type === 'reference').map((p) => p.code);
 }
 
-async function followReferences(q: Queryable, from: FoundResource[], request: IncludeRequest): Promise<FoundResource[]> {
+async function followReferences(q: Queryable, baseUrl: string, from: FoundResource[], request: IncludeRequest): Promise<FoundResource[]> {
   const sources = from.filter((r) => request.code === '*' ? true : r.resourceType === request.sourceType);
   const found: FoundResource[] = [];
   for (const type of new Set(sources.map((r) => r.resourceType))) {
-    const ids = sources.filter((r) => r.resourceType === type).map((r) => r.id);
     const byTarget = new Map<string, Set<string>>();
+    const resources = sources.filter((r) => r.resourceType === type).map((r) => JSON.parse(r.content) as Resource);
     for (const code of referenceCodes(type, request)) {
-      if (!indexedParameters(type).has(code)) continue;
-      for (const key of await referenceValues(q, type, column.main(code), ids)) {
-        const match = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(key);
+      const parameter = indexedParameters(type).get(code);
+      if (!parameter) continue;
+      // The references are read from the resources already in hand rather than from the database.
+      const keys = resources.flatMap((resource) => (indexValues(resource, [parameter])[column.main(code)] as string[] | null) ?? []);
+      for (const key of new Set(keys)) {
+        const local = key.startsWith(`${baseUrl}/`) ? key.slice(baseUrl.length + 1) : key;
+        const match = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(local);
         if (!match || (request.targetType && match[1] !== request.targetType)) continue;
         if (!byTarget.has(match[1])) byTarget.set(match[1], new Set());
         byTarget.get(match[1])?.add(match[2]);
@@ -74,8 +81,10 @@ async function followReferences(q: Queryable, from: FoundResource[], request: In
   return found;
 }
 
-async function followReferrers(q: Queryable, to: FoundResource[], request: IncludeRequest): Promise<FoundResource[]> {
-  const targets = to.filter((r) => !request.targetType || r.resourceType === request.targetType).map((r) => `${r.resourceType}/${r.id}`);
+async function followReferrers(q: Queryable, baseUrl: string, to: FoundResource[], request: IncludeRequest): Promise<FoundResource[]> {
+  const targets = to
+    .filter((r) => !request.targetType || r.resourceType === request.targetType)
+    .flatMap((r) => [`${r.resourceType}/${r.id}`, `${baseUrl}/${r.resourceType}/${r.id}`]);
   if (!targets.length) return [];
   const found: FoundResource[] = [];
   for (const code of referenceCodes(request.sourceType, request)) {

@@ -12,6 +12,10 @@ export class Binder {
 
 let aliasCounter = 0;
 
+function escapeLikeText(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
 export function columnSql(column: Column, alias = 'r'): string {
   if ('row' in column) return `${alias}.${column.row}`;
   if ('element' in column) {
@@ -87,14 +91,18 @@ export function conditionSql(condition: Condition, binder: Binder, alias = 'r'):
     case 'referenced-by': {
       // Uncorrelated: the referring rows are found once, then joined on this table's primary key.
       const other = `h${++aliasCounter % 1000}`;
-      const prefix = `${condition.targetType}/`;
-      return `${alias}.id IN (SELECT substr(k, ${prefix.length + 1}) FROM ${tableName(condition.resourceType)} ${other}, unnest(${other}.${columnName(condition.referenceColumn)}) AS k
-        WHERE NOT ${other}.deleted AND k LIKE ${binder.bind(`${prefix}%`, '::text')} AND ${conditionSql(condition.where, binder, other)})`;
+      const relative = `${condition.targetType}/`;
+      const absolute = `${condition.baseUrl}/${condition.targetType}/`;
+      return `${alias}.id IN (SELECT split_part(k, '/', -1) FROM ${tableName(condition.resourceType)} ${other}, unnest(${other}.${columnName(condition.referenceColumn)}) AS k
+        WHERE NOT ${other}.deleted AND (k LIKE ${binder.bind(`${escapeLikeText(relative)}%`, '::text')} OR k LIKE ${binder.bind(`${escapeLikeText(absolute)}%`, '::text')})
+        AND ${conditionSql(condition.where, binder, other)})`;
     }
     case 'references': {
       // Uncorrelated: the matching targets are found once, then looked up in this row's GIN-indexed column.
       const other = `c${++aliasCounter % 1000}`;
-      return `${columnSql(condition.column, alias)} && ARRAY(SELECT ${binder.bind(`${condition.resourceType}/`, '::text')} || ${other}.id FROM ${tableName(condition.resourceType)} ${other}
+      const relative = binder.bind(`${condition.resourceType}/`, '::text');
+      const absolute = binder.bind(`${condition.baseUrl}/${condition.resourceType}/`, '::text');
+      return `${columnSql(condition.column, alias)} && ARRAY(SELECT unnest(ARRAY[${relative} || ${other}.id, ${absolute} || ${other}.id]) FROM ${tableName(condition.resourceType)} ${other}
         WHERE NOT ${other}.deleted AND ${conditionSql(condition.where, binder, other)})`;
     }
   }

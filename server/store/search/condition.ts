@@ -20,9 +20,10 @@ export type Condition =
   /** True where the inner condition is false or unknown (no value at all). */
   | { kind: 'not'; condition: Condition }
   /** Rows of another type whose reference column points at this row (reverse chaining, _has). */
-  | { kind: 'referenced-by'; resourceType: string; referenceColumn: string; targetType: string; where: Condition }
+  | { kind: 'referenced-by'; resourceType: string; referenceColumn: string; targetType: string; baseUrl: string; where: Condition }
   /** This row's reference column points at a row of another type that matches (chaining). */
-  | { kind: 'references'; column: Column; resourceType: string; where: Condition }
+  /** References are stored relative (`Type/id`) or, when written so, absolute under `baseUrl`. */
+  | { kind: 'references'; column: Column; resourceType: string; baseUrl: string; where: Condition }
   /** Within `kilometres` of a point, by great-circle distance (Location near). */
   | { kind: 'near'; latitude: Column; longitude: Column; point: { latitude: number; longitude: number }; kilometres: number }
   /** Words of the whole resource (`_content`) or of its narrative (`_text`), as a web search query. */

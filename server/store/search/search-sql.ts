@@ -108,14 +108,3 @@ export async function readReferencing(q: Queryable, resourceType: string, refere
   );
   return result.rows;
 }
-
-/** Reference column values of the given rows (for _include). */
-export async function referenceValues(q: Queryable, resourceType: string, referenceColumn: string, ids: string[]): Promise<string[]> {
-  const binder = new Binder();
-  const column = columnSql({ search: referenceColumn });
-  const result = await q.query<{ k: string }>(
-    `SELECT DISTINCT k FROM ${tableName(resourceType)} r, unnest(${column}) AS k WHERE r.id = ANY(${binder.bind(ids, '::text[]')})`,
-    binder.params,
-  );
-  return result.rows.map((row) => row.k);
-}

@@ -11,7 +11,13 @@ import { tokenSearchKey } from './token.js';
 
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
-export function referenceKeyFor(raw: string, input: CriterionInput, typeModifier?: string): string {
+/** The keys a reference value may be stored under: `Type/id`, and this server's absolute URL for it. */
+export function referenceKeysFor(raw: string, input: CriterionInput, typeModifier?: string): string[] {
+  const key = referenceKeyFor(raw, input, typeModifier);
+  return /^[A-Z][A-Za-z]+\//.test(key) ? [key, referenceKey.url(`${input.baseUrl}/${key}`)] : [key];
+}
+
+function referenceKeyFor(raw: string, input: CriterionInput, typeModifier?: string): string {
   const value = unescape(raw);
   if (!value) throw invalidValue(`Search parameter "${input.name}" has an empty value`);
   const local = value.startsWith(`${input.baseUrl}/`) ? value.slice(input.baseUrl.length + 1) : value;
@@ -41,5 +47,5 @@ export function referenceCondition(input: CriterionInput): Condition {
       throw invalidValue(`Search parameter "${input.name}": ${input.parameter.code} cannot refer to ${modifier} (it refers to ${targets.join(', ')})`);
     }
   }
-  return { kind: 'overlap', column: main, keys: input.values.map((v) => referenceKeyFor(v, input, modifier)) };
+  return { kind: 'overlap', column: main, keys: input.values.flatMap((v) => referenceKeysFor(v, input, modifier)) };
 }
