@@ -1,11 +1,12 @@
 // Runs one Job in a child Node process (load-child.js) and waits for its result, within a time limit.
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { ChildMessage, Job, Marks, PhaseResult } from './protocol.js';
+import type { ChildMessage, Marks, PhaseResult } from './protocol.js';
 
-const childScript = fileURLToPath(new URL('./load-child.js', import.meta.url));
+const loadChild = fileURLToPath(new URL('./load-child.js', import.meta.url));
 
-export function runInChild(job: Job, limitMs: number, marks: Marks): Promise<PhaseResult> {
+/** Runs `job` in a child running `childScript` (by default the CRUD load child). */
+export function runInChild<J extends { kind: string }>(job: J, limitMs: number, marks: Marks, childScript = loadChild): Promise<PhaseResult> {
   return new Promise((resolve, reject) => {
     // No inherited flags (such as --cpu-prof given to the benchmark): the child is only a client.
     const child = fork(childScript, [], { execArgv: [], serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
