@@ -73,8 +73,13 @@ describe('_has', () => {
 
 describe('_list', () => {
   it('finds the resources a List holds', async () => {
-    const list = await s.create({ resourceType: 'List', status: 'current', mode: 'working', entry: [{ item: { reference: `Patient/${ids.bob}` } }, { item: { reference: `Observation/${ids.annHr}` } }] });
-    expect(await s.ids('Patient', `_list=${list.id}`)).toEqual([ids.bob]);
+    const list = await s.create({
+      resourceType: 'List',
+      status: 'current',
+      mode: 'working',
+      entry: [{ item: { reference: `Patient/${ids.bob}` } }, { item: { reference: `Observation/${ids.annHr}` } }, { item: { reference: `${kiln.fhirUrl}/Patient/${ids.ann}` } }],
+    });
+    expect((await s.ids('Patient', `_list=${list.id}`)).sort()).toEqual([ids.bob, ids.ann].sort());
     expect(await s.ids('Observation', `_list=${list.id}`)).toEqual([ids.annHr]);
     expect(await s.ids('Patient', '_list=no-such-list')).toEqual([]);
     expect((await s.search('Patient', '_list=$current-problems')).status).toBe(400);

@@ -35,7 +35,7 @@ export function criterionCondition(resourceType: string, name: string, rawValue:
   if (rawValue === '' && modifier !== 'missing') throw invalidValue(`Search parameter "${name}" has no value`);
   const values = splitValues(rawValue);
   if (code === '_id') return idCondition(name, modifier, values);
-  if (code === '_list') return listCondition(resourceType, name, modifier, values);
+  if (code === '_list') return listCondition(resourceType, name, modifier, values, baseUrl);
   if (code === '_content' || code === '_text') {
     if (modifier !== undefined) throw notSupported(`Search parameter "${name}": ${code} takes no modifier`);
     const target = code === '_content' ? 'content' : 'narrative';
@@ -86,14 +86,14 @@ function idCondition(name: string, modifier: string | undefined, values: string[
 }
 
 /** `_list=42`: the resources List/42 holds as entries (hl7.org/fhir/R4/search.html#list). */
-function listCondition(resourceType: string, name: string, modifier: string | undefined, values: string[]): Condition {
+function listCondition(resourceType: string, name: string, modifier: string | undefined, values: string[], baseUrl: string): Condition {
   if (modifier !== undefined) throw notSupported(`Search parameter "${name}": _list takes no modifier`);
   return or(
     values.map((raw) => {
       const id = unescape(raw);
       if (id.startsWith('$')) throw notSupported(`_list: functional lists such as ${id} are not served; name a List by id`);
       if (!/^[A-Za-z0-9\-.]{1,64}$/.test(id)) throw invalidValue(`_list: "${id}" is not a List id`);
-      return { kind: 'listed-in', listId: id, resourceType };
+      return { kind: 'listed-in', listId: id, resourceType, baseUrl };
     }),
   );
 }

@@ -79,9 +79,11 @@ export function conditionSql(condition: Condition, binder: Binder, alias = 'r'):
       return `to_tsvector('simple', ${text}) @@ websearch_to_tsquery('simple', ${binder.bind(condition.query, '::text')})`;
     }
     case 'listed-in': {
-      const prefix = `${condition.resourceType}/`;
-      return `${alias}.id IN (SELECT substr(k, ${prefix.length + 1}) FROM "List" l, unnest(l."item") AS k
-        WHERE l.id = ${binder.bind(condition.listId, '::text')} AND NOT l.deleted AND k LIKE ${binder.bind(`${prefix}%`, '::text')})`;
+      const relative = `${condition.resourceType}/`;
+      const absolute = `${condition.baseUrl}/${condition.resourceType}/`;
+      return `${alias}.id IN (SELECT split_part(k, '/', -1) FROM "List" l, unnest(l."item") AS k
+        WHERE l.id = ${binder.bind(condition.listId, '::text')} AND NOT l.deleted
+        AND (k LIKE ${binder.bind(`${escapeLikeText(relative)}%`, '::text')} OR k LIKE ${binder.bind(`${escapeLikeText(absolute)}%`, '::text')}))`;
     }
     case 'any-item': {
       const item = `e`;

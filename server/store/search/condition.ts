@@ -29,7 +29,7 @@ export type Condition =
   /** Words of the whole resource (`_content`) or of its narrative (`_text`), as a web search query. */
   | { kind: 'full-text'; target: 'content' | 'narrative'; query: string }
   /** This row is an item of the given List (`_list`). */
-  | { kind: 'listed-in'; listId: string; resourceType: string }
+  | { kind: 'listed-in'; listId: string; resourceType: string; baseUrl: string }
   /** Some item of a composite column satisfies all of `where` (evaluated on that one item). */
   | { kind: 'any-item'; column: string; containing?: unknown; where: Condition };
 
