@@ -115,6 +115,19 @@ const MIGRATIONS: { version: number; name: string; sql: () => string }[] = [
         .map((table) => `ALTER TABLE ${table} ALTER COLUMN content SET STORAGE MAIN`)
         .join(';\n'),
   },
+  {
+    // Contained resources are indexed as rows of their own type, marked with their container
+    // (`Observation/123`), so that _contained can search them with the same columns.
+    version: 4,
+    name: 'contained resources',
+    sql: () =>
+      resourceTypes()
+        .flatMap((type) => [
+          `ALTER TABLE ${tableName(type)} ADD COLUMN IF NOT EXISTS container text`,
+          `CREATE INDEX IF NOT EXISTS "${type}_container" ON ${tableName(type)} (container) WHERE container IS NOT NULL`,
+        ])
+        .join(';\n'),
+  },
 ];
 
 export async function migrate(db: Database): Promise<void> {

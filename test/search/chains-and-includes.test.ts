@@ -86,6 +86,63 @@ describe('_list', () => {
   });
 });
 
+describe('_contained', () => {
+  // Searches here are scoped by the run's tag, so the contained resource carries it too.
+  const medication = (code: string) => ({
+    resourceType: 'Medication',
+    id: 'med1',
+    meta: { tag: [{ system: 'urn:kiln:test', code: s.tag }] },
+    code: { coding: [{ system: 'urn:kiln:test:drug', code }] },
+  });
+  const request = (code: string) => ({
+    resourceType: 'MedicationRequest',
+    status: 'active',
+    intent: 'order',
+    subject: { reference: `Patient/${ids.ann}` },
+    contained: [medication(code)],
+    medicationReference: { reference: '#med1' },
+  });
+
+  it('searches contained resources only when asked, answering with the container or the contained one', async () => {
+    const code = `drug-${Date.now().toString(36)}`;
+    const order = await s.create(request(code));
+    const standalone = await s.create({ ...medication(code), id: undefined, meta: undefined });
+    expect(await s.ids('Medication', `code=${code}`)).toEqual([standalone.id]);
+
+    const containers = await s.search('Medication', `code=${code}&_contained=true`);
+    expect(containers.status).toBe(200);
+    expect(containers.body.entry.map((e: Entry) => `${e.resource.resourceType}/${e.resource.id}`)).toEqual([`MedicationRequest/${order.id}`]);
+
+    const contained = await s.search('Medication', `code=${code}&_contained=true&_containedType=contained`);
+    expect(contained.body.entry).toHaveLength(1);
+    expect(contained.body.entry[0].resource).toMatchObject({ resourceType: 'Medication', id: 'med1' });
+    expect(contained.body.entry[0].fullUrl).toBe(`${kiln.fhirUrl}/MedicationRequest/${order.id}#med1`);
+
+    const both = await s.search('Medication', `code=${code}&_contained=both`);
+    expect(both.body.entry.map((e: Entry) => e.resource.id).sort()).toEqual([order.id, standalone.id].sort());
+  });
+
+  it('follows the container: a changed or deleted container changes what is found', async () => {
+    const before = `drug-a-${Date.now().toString(36)}`;
+    const after = `drug-b-${Date.now().toString(36)}`;
+    const order = await s.create(request(before));
+    const { meta: _meta, ...rest } = order as Record<string, unknown>;
+    const updated = await import('supertest').then(({ default: st }) =>
+      st(kiln.server).put(`/fhir/MedicationRequest/${order.id}`).set('Content-Type', 'application/fhir+json').send(JSON.stringify({ ...rest, contained: [medication(after)] })),
+    );
+    expect(updated.status).toBe(200);
+    expect(await s.ids('Medication', `code=${before}&_contained=true`)).toEqual([]);
+    expect(await s.ids('Medication', `code=${after}&_contained=true`)).toEqual([order.id]);
+    await import('supertest').then(({ default: st }) => st(kiln.server).delete(`/fhir/MedicationRequest/${order.id}`).expect(204));
+    expect(await s.ids('Medication', `code=${after}&_contained=true`)).toEqual([]);
+  });
+
+  it('refuses values it does not know', async () => {
+    expect((await s.search('Medication', '_contained=sometimes')).status).toBe(400);
+    expect((await s.search('Medication', '_contained=true&_containedType=inner')).status).toBe(400);
+  });
+});
+
 describe('_content and _text', () => {
   it('find words anywhere in the resource, or in its narrative only', async () => {
     const noted = await s.create({

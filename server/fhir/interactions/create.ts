@@ -7,6 +7,7 @@ import { parseCriteria } from '../conditional-criteria.js';
 import type { FhirContext, WriteResult } from '../context.js';
 import { preconditionFailed } from '../errors.js';
 import { storeNewResource, storeVersion } from '../version-write.js';
+import { hasContained, syncContained } from '../contained.js';
 import { assertWritable } from '../write-checks.js';
 
 export interface CreateOptions {
@@ -22,6 +23,14 @@ export async function create(ctx: FhirContext, resource: Resource, options: Crea
   const write = { resource: candidate, id, versionId: 1, isNew: true, method: 'POST' as const, url: resource.resourceType };
   if (options.ifNoneExist === undefined) {
     await assertWritable(ctx, ctx.db, candidate);
+    // Contained resources are indexed in the same transaction as their container.
+    if (hasContained(candidate)) {
+      return ctx.db.transaction(async (tx) => {
+        const result = await storeVersion(tx, write);
+        await syncContained(tx, `${resource.resourceType}/${id}`, [], candidate);
+        return result;
+      });
+    }
     return storeNewResource(ctx.db, write);
   }
   const criteria = parseCriteria(resource.resourceType, options.ifNoneExist, 'If-None-Exist', ctx.baseUrl);
@@ -38,6 +47,8 @@ export async function create(ctx: FhirContext, resource: Resource, options: Crea
       }
     }
     await assertWritable(ctx, tx, candidate);
-    return storeVersion(tx, write);
+    const result = await storeVersion(tx, write);
+    await syncContained(tx, `${resource.resourceType}/${id}`, [], candidate);
+    return result;
   });
 }

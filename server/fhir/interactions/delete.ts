@@ -7,6 +7,7 @@ import type { FhirContext } from '../context.js';
 import { notFound, preconditionFailed } from '../errors.js';
 import { assertVersionMatches } from '../version-match.js';
 import { storeDeletion } from '../version-write.js';
+import { containedTypesOf, syncContained } from '../contained.js';
 
 export interface DeleteResult {
   /** Resources that got a deletion version now (empty when already deleted or nothing matched). */
@@ -20,7 +21,7 @@ export async function deleteResource(ctx: FhirContext, resourceType: string, id:
     assertVersionMatches(ifMatch, current.versionId, `${resourceType}/${id}`);
     // Deleting what is already deleted changes nothing (R4: "has no effect").
     if (current.deleted) return { deleted: [] };
-    return { deleted: [await deleteIn(tx, resourceType, id, current.versionId)] };
+    return { deleted: [await deleteIn(tx, resourceType, id, current.versionId, current.content)] };
   });
 }
 
@@ -36,14 +37,15 @@ export async function conditionalDelete(ctx: FhirContext, resourceType: string, 
     const deleted = [];
     for (const id of matches) {
       const current = await lockCurrent(tx, resourceType, id);
-      if (current && !current.deleted) deleted.push(await deleteIn(tx, resourceType, id, current.versionId));
+      if (current && !current.deleted) deleted.push(await deleteIn(tx, resourceType, id, current.versionId, current.content));
     }
     return { deleted };
   });
 }
 
-async function deleteIn(tx: Queryable, resourceType: string, id: string, currentVersion: number): Promise<{ id: string; versionId: number }> {
+async function deleteIn(tx: Queryable, resourceType: string, id: string, currentVersion: number, content: string | null): Promise<{ id: string; versionId: number }> {
   const versionId = currentVersion + 1;
   await storeDeletion(tx, resourceType, id, versionId);
+  await syncContained(tx, `${resourceType}/${id}`, containedTypesOf(content), undefined);
   return { id, versionId };
 }

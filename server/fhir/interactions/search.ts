@@ -2,7 +2,7 @@
 // self/next/previous links a client can follow to the end, matches and includes marked as such.
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import { applySubset } from '../subsetting.js';
-import { countRows, searchRows, type SearchRow } from '../../store/search/search-sql.js';
+import { countRows, readByIds, searchRows, type SearchRow } from '../../store/search/search-sql.js';
 import type { FhirContext } from '../context.js';
 import { invalidValue } from '../errors.js';
 import { encodeCursor } from '../search/cursor.js';
@@ -32,7 +32,7 @@ export async function search(ctx: FhirContext, resourceType: string, params: [st
     conditions.push(membership);
   }
   const prefix = options.compartment ? `${options.compartment.type}/${options.compartment.id}/` : '';
-  const spec = { resourceType, conditions, sort: plan.sort, count: plan.count, page: plan.page };
+  const spec = { resourceType, conditions, sort: plan.sort, count: plan.count, page: plan.page, contained: plan.contained };
 
   const rows = plan.summaryCount ? [] : await searchRows(ctx.db, spec);
   const more = rows.length > plan.count;
@@ -40,7 +40,8 @@ export async function search(ctx: FhirContext, resourceType: string, params: [st
   if (plan.page?.before) page.reverse();
   const total = plan.total === 'none' ? undefined : await countRows(ctx.db, spec, plan.total === 'estimate');
 
-  const matches = page.map((row) => ({ resourceType, id: row.id, content: row.content }));
+  const found = page.map((row) => ({ resourceType, id: row.id, content: row.content }));
+  const matches = plan.contained !== 'false' && plan.containedType === 'container' ? await containersOf(ctx, found) : found;
   const included = plan.include.length || plan.revinclude.length ? await resolveIncludes(ctx.db, ctx.baseUrl, matches, plan.include, plan.revinclude) : [];
 
   const hasNewer = plan.page?.before ? more : Boolean(plan.page?.after);
@@ -70,7 +71,31 @@ function linkUrl(ctx: FhirContext, plan: ParsedSearch, prefix: string, page?: st
 
 function entryText(ctx: FhirContext, plan: ParsedSearch, resource: FoundResource, mode: 'match' | 'include'): string {
   const content = plan.subset ? JSON.stringify(applySubset(JSON.parse(resource.content) as Record<string, unknown>, plan.subset)) : resource.content;
-  return `{"fullUrl":${JSON.stringify(`${ctx.baseUrl}/${resource.resourceType}/${resource.id}`)},"resource":${content},"search":{"mode":"${mode}"}}`;
+  // A contained resource's id is `Container/id#local`: its address is its container's, with the fragment.
+  const fullUrl = resource.id.includes('#') ? `${ctx.baseUrl}/${resource.id}` : `${ctx.baseUrl}/${resource.resourceType}/${resource.id}`;
+  return `{"fullUrl":${JSON.stringify(fullUrl)},"resource":${content},"search":{"mode":"${mode}"}}`;
+}
+
+/** `_containedType=container`: each contained match answered by its container, once, in order. */
+async function containersOf(ctx: FhirContext, found: FoundResource[]): Promise<FoundResource[]> {
+  const wanted = found.map((r) => (r.id.includes('#') ? r.id.split('#')[0] : `${r.resourceType}/${r.id}`));
+  const byType = new Map<string, Set<string>>();
+  for (const reference of wanted) {
+    const [type, id] = reference.split('/');
+    if (!byType.has(type)) byType.set(type, new Set());
+    byType.get(type)?.add(id);
+  }
+  const loaded = new Map<string, FoundResource>();
+  for (const [type, ids] of byType) {
+    for (const row of await readByIds(ctx.db, type, [...ids])) loaded.set(`${type}/${row.id}`, { resourceType: type, ...row });
+  }
+  const seen = new Set<string>();
+  return wanted.flatMap((reference) => {
+    const resource = loaded.get(reference);
+    if (!resource || seen.has(reference)) return [];
+    seen.add(reference);
+    return [resource];
+  });
 }
 
 function ignoredOutcome(ignored: string[]): OperationOutcome {

@@ -10,6 +10,7 @@ import type { FhirContext, WriteResult } from '../context.js';
 import { badRequest, conflict, preconditionFailed } from '../errors.js';
 import { assertVersionMatches } from '../version-match.js';
 import { storeVersion } from '../version-write.js';
+import { containedTypesOf, syncContained } from '../contained.js';
 import { assertWritable } from '../write-checks.js';
 
 export interface UpdateOptions {
@@ -37,7 +38,7 @@ export async function updateIn(
   assertVersionMatches(options.ifMatch, current?.versionId, `${resourceType}/${id}`);
   const candidate = { ...resource, id } as Resource;
   await assertWritable(ctx, tx, candidate);
-  return storeVersion(tx, {
+  const result = await storeVersion(tx, {
     resource: candidate,
     id,
     versionId: (current?.versionId ?? 0) + 1,
@@ -45,6 +46,8 @@ export async function updateIn(
     method: options.method ?? 'PUT',
     url: `${resourceType}/${id}`,
   });
+  await syncContained(tx, `${resourceType}/${id}`, containedTypesOf(current?.content), candidate);
+  return result;
 }
 
 export async function conditionalUpdate(

@@ -31,6 +31,9 @@ export interface ParsedSearch {
   subset?: Subset;
   include: IncludeRequest[];
   revinclude: IncludeRequest[];
+  /** `_contained` and `_containedType`. */
+  contained: 'false' | 'true' | 'both';
+  containedType: 'container' | 'contained';
   /** Unknown parameters ignored under lenient handling. */
   ignored: string[];
   /** The request's parameters without paging, for self and next links. */
@@ -56,6 +59,8 @@ export function parseSearch(resourceType: string, params: [string, string][], li
     summaryCount: false,
     include: [],
     revinclude: [],
+    contained: 'false',
+    containedType: 'container',
     ignored: [],
     linkParams: [],
   };
@@ -104,10 +109,13 @@ export function parseSearch(resourceType: string, params: [string, string][], li
         break;
       }
       case '_contained':
-        if (value !== 'false') throw notSupported('_contained: Kiln searches resources, not the resources contained in them (only _contained=false)');
+        if (value !== 'false' && value !== 'true' && value !== 'both') throw invalidValue(`_contained must be false, true or both, not "${value}"`);
+        plan.contained = value;
         break;
       case '_containedType':
-        throw notSupported('_containedType applies only with _contained, which Kiln does not support');
+        if (value !== 'container' && value !== 'contained') throw invalidValue(`_containedType must be container or contained, not "${value}"`);
+        plan.containedType = value;
+        break;
       default:
         break;
     }

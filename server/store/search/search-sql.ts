@@ -18,6 +18,8 @@ export interface SearchSpec {
   sort: SortExpression[];
   count: number;
   page?: SearchPage;
+  /** Which rows: resources (the default), contained resources, or both (`_contained`). */
+  contained?: 'false' | 'true' | 'both';
 }
 
 export interface SearchRow {
@@ -40,7 +42,8 @@ function keyExpression(sort: SortExpression): string {
 
 function whereSql(spec: SearchSpec, binder: Binder): string {
   const conditions = spec.conditions.length ? [conditionSql(and(spec.conditions), binder)] : [];
-  return ['NOT r.deleted', ...conditions].join(' AND ');
+  const rows = { false: ['r.container IS NULL'], true: ['r.container IS NOT NULL'], both: [] }[spec.contained ?? 'false'];
+  return ['NOT r.deleted', ...rows, ...conditions].join(' AND ');
 }
 
 /** (k1, k2, …, id) after/before the cursor, each key in its own direction. */
@@ -92,7 +95,7 @@ export async function countRows(q: Queryable, spec: SearchSpec, estimate: boolea
 /** Resources of a type by id (for _include), in no particular order. */
 export async function readByIds(q: Queryable, resourceType: string, ids: string[]): Promise<{ id: string; content: string }[]> {
   const result = await q.query<{ id: string; content: string }>(
-    `SELECT id, content FROM ${tableName(resourceType)} WHERE id = ANY($1::text[]) AND NOT deleted`,
+    `SELECT id, content FROM ${tableName(resourceType)} WHERE id = ANY($1::text[]) AND NOT deleted AND container IS NULL`,
     [ids],
   );
   return result.rows;
@@ -103,7 +106,7 @@ export async function readReferencing(q: Queryable, resourceType: string, refere
   const binder = new Binder();
   const condition = conditionSql({ kind: 'overlap', column: { search: referenceColumn }, keys }, binder);
   const result = await q.query<{ id: string; content: string }>(
-    `SELECT r.id, r.content FROM ${tableName(resourceType)} r WHERE NOT r.deleted AND ${condition} LIMIT ${binder.bind(limit)}`,
+    `SELECT r.id, r.content FROM ${tableName(resourceType)} r WHERE NOT r.deleted AND r.container IS NULL AND ${condition} LIMIT ${binder.bind(limit)}`,
     binder.params,
   );
   return result.rows;
