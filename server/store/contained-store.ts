@@ -14,7 +14,7 @@ export interface ContainedRow {
 /** Removes the contained rows of `container` from the given types' tables. */
 export async function deleteContained(tx: Queryable, container: string, types: Iterable<string>): Promise<void> {
   for (const type of new Set(types)) {
-    await tx.query(`DELETE FROM ${tableName(type)} WHERE container = $1`, [container]);
+    await tx.query(`DELETE FROM ${tableName(type)} WHERE contained_in = $1`, [container]);
   }
 }
 
@@ -25,7 +25,7 @@ export async function insertContained(tx: Queryable, container: string, row: Con
   const columns = codes.map(columnName);
   const values = codes.map((code, i) => `$${i + 4}::${types.get(code) ?? 'text'}`);
   await tx.query(
-    `INSERT INTO ${tableName(row.resourceType)} (id, version_id, last_updated, deleted, content, container${columns.map((c) => `, ${c}`).join('')})
+    `INSERT INTO ${tableName(row.resourceType)} (id, version_id, last_updated, deleted, content, contained_in${columns.map((c) => `, ${c}`).join('')})
      VALUES ($1, 1, now(), false, $2, $3${values.map((v) => `, ${v}`).join('')})`,
     params,
   );

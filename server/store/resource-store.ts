@@ -31,7 +31,7 @@ const toStored = (row: VersionRow): StoredVersion => ({
 
 export async function readCurrent(q: Queryable, resourceType: string, id: string): Promise<StoredVersion | undefined> {
   const result = await q.query<VersionRow>(
-    `SELECT id, version_id, last_updated, deleted, content FROM ${tableName(resourceType)} WHERE id = $1 AND container IS NULL`,
+    `SELECT id, version_id, last_updated, deleted, content FROM ${tableName(resourceType)} WHERE id = $1 AND contained_in IS NULL`,
     [id],
   );
   return result.rows[0] && toStored(result.rows[0]);
@@ -56,7 +56,7 @@ export function readCurrentBatched(db: Database, resourceType: string, id: strin
 /** Reads and locks the current row until the transaction ends, so version checks cannot race. */
 export async function lockCurrent(tx: Queryable, resourceType: string, id: string): Promise<StoredVersion | undefined> {
   const result = await tx.query<VersionRow>(
-    `SELECT id, version_id, last_updated, deleted, content FROM ${tableName(resourceType)} WHERE id = $1 AND container IS NULL FOR UPDATE`,
+    `SELECT id, version_id, last_updated, deleted, content FROM ${tableName(resourceType)} WHERE id = $1 AND contained_in IS NULL FOR UPDATE`,
     [id],
   );
   return result.rows[0] && toStored(result.rows[0]);

@@ -117,14 +117,15 @@ const MIGRATIONS: { version: number; name: string; sql: () => string }[] = [
   },
   {
     // Contained resources are indexed as rows of their own type, marked with their container
-    // (`Observation/123`), so that _contained can search them with the same columns.
-    version: 4,
+    // (`Observation/123`), so that _contained can search them with the same columns. The column
+    // name has an underscore, which no search parameter code has (Specimen has one `container`).
+    version: 5,
     name: 'contained resources',
     sql: () =>
       resourceTypes()
         .flatMap((type) => [
-          `ALTER TABLE ${tableName(type)} ADD COLUMN IF NOT EXISTS container text`,
-          `CREATE INDEX IF NOT EXISTS "${type}_container" ON ${tableName(type)} (container) WHERE container IS NOT NULL`,
+          `ALTER TABLE ${tableName(type)} ADD COLUMN IF NOT EXISTS contained_in text`,
+          `CREATE INDEX IF NOT EXISTS "${type}_contained_in" ON ${tableName(type)} (contained_in) WHERE contained_in IS NOT NULL`,
         ])
         .join(';\n'),
   },

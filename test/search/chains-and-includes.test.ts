@@ -137,6 +137,11 @@ describe('_contained', () => {
     expect(await s.ids('Medication', `code=${after}&_contained=true`)).toEqual([]);
   });
 
+  it('leaves the search parameter named container alone (Specimen.container)', async () => {
+    const specimen = await s.create({ resourceType: 'Specimen', container: [{ type: { coding: [{ system: 'urn:kiln:test:tube', code: 'red-top' }] } }] });
+    expect(await s.ids('Specimen', 'container=red-top')).toEqual([specimen.id]);
+  });
+
   it('refuses values it does not know', async () => {
     expect((await s.search('Medication', '_contained=sometimes')).status).toBe(400);
     expect((await s.search('Medication', '_contained=true&_containedType=inner')).status).toBe(400);

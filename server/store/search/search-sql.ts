@@ -42,7 +42,7 @@ function keyExpression(sort: SortExpression): string {
 
 function whereSql(spec: SearchSpec, binder: Binder): string {
   const conditions = spec.conditions.length ? [conditionSql(and(spec.conditions), binder)] : [];
-  const rows = { false: ['r.container IS NULL'], true: ['r.container IS NOT NULL'], both: [] }[spec.contained ?? 'false'];
+  const rows = { false: ['r.contained_in IS NULL'], true: ['r.contained_in IS NOT NULL'], both: [] }[spec.contained ?? 'false'];
   return ['NOT r.deleted', ...rows, ...conditions].join(' AND ');
 }
 
@@ -95,7 +95,7 @@ export async function countRows(q: Queryable, spec: SearchSpec, estimate: boolea
 /** Resources of a type by id (for _include), in no particular order. */
 export async function readByIds(q: Queryable, resourceType: string, ids: string[]): Promise<{ id: string; content: string }[]> {
   const result = await q.query<{ id: string; content: string }>(
-    `SELECT id, content FROM ${tableName(resourceType)} WHERE id = ANY($1::text[]) AND NOT deleted AND container IS NULL`,
+    `SELECT id, content FROM ${tableName(resourceType)} WHERE id = ANY($1::text[]) AND NOT deleted AND contained_in IS NULL`,
     [ids],
   );
   return result.rows;
@@ -106,7 +106,7 @@ export async function readReferencing(q: Queryable, resourceType: string, refere
   const binder = new Binder();
   const condition = conditionSql({ kind: 'overlap', column: { search: referenceColumn }, keys }, binder);
   const result = await q.query<{ id: string; content: string }>(
-    `SELECT r.id, r.content FROM ${tableName(resourceType)} r WHERE NOT r.deleted AND r.container IS NULL AND ${condition} LIMIT ${binder.bind(limit)}`,
+    `SELECT r.id, r.content FROM ${tableName(resourceType)} r WHERE NOT r.deleted AND r.contained_in IS NULL AND ${condition} LIMIT ${binder.bind(limit)}`,
     binder.params,
   );
   return result.rows;
