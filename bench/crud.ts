@@ -4,7 +4,8 @@
 import os from 'node:os';
 import pg from 'pg';
 import { runInChild } from './support/children.js';
-import { BenchAlreadyRunning, DEFAULT_DATABASE_URL, PostgresUnreachable, START_POSTGRES, databaseName, redacted, resetDatabase } from './support/database.js';
+import { DEFAULT_DATABASE_URL, redacted, resetDatabase } from './support/database.js';
+import { runBenchmark } from './support/bench-main.js';
 import { observationTemplate } from './support/observation.js';
 import { startServerProcess, type ServerProcess } from './support/server-process.js';
 import type { Job, PhaseResult } from './support/protocol.js';
@@ -235,35 +236,8 @@ async function main(): Promise<number> {
     throw error;
   }
   const databaseUrl = process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
-  const name = databaseName(databaseUrl);
-  // The benchmark drops everything in its database: refuse one that does not look like a scratch database.
-  if (!/bench/i.test(name) && process.env.BENCH_ALLOW_RESET !== '1') {
-    console.error(
-      `bench:crud drops and recreates the schema of its database; "${name}" does not look like a benchmark database.` +
-        ' Use a database whose name contains "bench", or set BENCH_ALLOW_RESET=1.',
-    );
-    return 1;
-  }
-  // Bounded time whatever happens: every phase has its own limit too; this one is the last resort.
   const budgetMs = (4 * (settings.warmupSeconds + settings.seconds + 60) + 120) * 1000;
-  setTimeout(() => {
-    console.error(`bench:crud did not finish within ${budgetMs / 1000} s; stopping.`);
-    process.exit(1);
-  }, budgetMs).unref();
-
-  try {
-    await bench(settings, databaseUrl);
-    return 0;
-  } catch (error) {
-    if (error instanceof PostgresUnreachable) {
-      console.error(`Postgres is not reachable at ${redacted(databaseUrl)} (${error.message}); start it with: ${START_POSTGRES}`);
-    } else if (error instanceof BenchAlreadyRunning) {
-      console.error(error.message);
-    } else {
-      console.error(`bench:crud failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    }
-    return 1;
-  }
+  return runBenchmark({ name: 'bench:crud', databaseUrl, budgetMs, run: () => bench(settings, databaseUrl) });
 }
 
 process.exit(await main());

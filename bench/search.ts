@@ -5,7 +5,8 @@ import os from 'node:os';
 import pg from 'pg';
 import type { Observation } from '@medplum/fhirtypes';
 import { loadValidation } from '../resources/validate.js';
-import { BenchAlreadyRunning, PostgresUnreachable, START_POSTGRES, databaseName, redacted, resetDatabase } from './support/database.js';
+import { redacted, resetDatabase } from './support/database.js';
+import { runBenchmark } from './support/bench-main.js';
 import type { PhaseResult } from './support/protocol.js';
 import { startServerProcess, type ServerProcess } from './support/server-process.js';
 import { coresBetween, cpuSnapshot, summarize, type CpuSnapshot } from './support/stats.js';
@@ -649,34 +650,8 @@ async function main(): Promise<number> {
     throw error;
   }
   const databaseUrl = process.env.DATABASE_URL || DEFAULT_SEARCH_DATABASE_URL;
-  const name = databaseName(databaseUrl);
-  if (!/bench/i.test(name) && process.env.BENCH_ALLOW_RESET !== '1') {
-    console.error(
-      `bench:search drops and recreates the schema of its database; "${name}" does not look like a benchmark database.` +
-        ' Use a database whose name contains "bench", or set BENCH_ALLOW_RESET=1.',
-    );
-    return 1;
-  }
-  // Bounded time whatever happens: each load has its own limit too; this one is the last resort.
   const budgetMs = (settings.observations / 1000 + 6 * (settings.warmupSeconds + settings.seconds + 90) + 600) * 1000;
-  setTimeout(() => {
-    console.error(`bench:search did not finish within ${Math.round(budgetMs / 1000)} s; stopping.`);
-    process.exit(1);
-  }, budgetMs).unref();
-
-  try {
-    await bench(settings, databaseUrl);
-    return 0;
-  } catch (error) {
-    if (error instanceof PostgresUnreachable) {
-      console.error(`Postgres is not reachable at ${redacted(databaseUrl)} (${error.message}); start it with: ${START_POSTGRES}`);
-    } else if (error instanceof BenchAlreadyRunning) {
-      console.error(error.message);
-    } else {
-      console.error(`bench:search failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    }
-    return 1;
-  }
+  return runBenchmark({ name: 'bench:search', databaseUrl, budgetMs, run: () => bench(settings, databaseUrl) });
 }
 
 process.exit(await main());

@@ -1,4 +1,6 @@
 // bench:search settings from flags (`npm run bench:search -- --seconds 5`) or environment variables.
+import { logLevelOf, readGiven, wholeNumber } from '../support/settings.js';
+
 export interface SearchSettings {
   /** Concurrent HTTP connections of each search load. */
   connections: number;
@@ -32,7 +34,8 @@ export const SEARCH_USAGE = `usage: npm run bench:search -- [options]
   --workers          KILN_WORKERS of the server under test        (env BENCH_WORKERS, default auto: one per CPU)
   --seed             seed of the generated data                   (env BENCH_SEED, default 42)`;
 
-export class SearchSettingsError extends Error {}
+/** Mistakes in the settings are the shared benchmark settings error. */
+export { SettingsError as SearchSettingsError } from '../support/settings.js';
 
 const FLAGS: Record<string, keyof SearchSettings> = {
   '--connections': 'connections',
@@ -65,29 +68,11 @@ const ENV: Record<keyof SearchSettings, string> = {
   seed: 'BENCH_SEED',
 };
 
-function integer(name: string, text: string, min: number, max: number): number {
-  if (!/^[0-9]+$/.test(text) || Number(text) < min || Number(text) > max) {
-    throw new SearchSettingsError(`${name} must be a whole number from ${min} to ${max}, not ${JSON.stringify(text)}`);
-  }
-  return Number(text);
-}
+const integer = wholeNumber;
 
 export function parseSearchSettings(argv: string[], env: NodeJS.ProcessEnv): SearchSettings {
-  const given: Partial<Record<keyof SearchSettings, string>> = {};
-  for (const [key, name] of Object.entries(ENV) as [keyof SearchSettings, string][]) if (env[name]) given[key] = env[name];
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i].split(/=(.*)/s, 2);
-    if (flag === '--help' || flag === '-h') throw new SearchSettingsError(SEARCH_USAGE);
-    const key = FLAGS[flag];
-    if (!key) throw new SearchSettingsError(`unknown argument ${argv[i]}\n${SEARCH_USAGE}`);
-    const value = inline ?? argv[++i];
-    if (value === undefined) throw new SearchSettingsError(`${flag} needs a value\n${SEARCH_USAGE}`);
-    given[key] = value;
-  }
-  const logLevel = given.logLevel ?? 'warn';
-  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
-    throw new SearchSettingsError(`--log-level must be one of fatal, error, warn, info, debug, trace, silent, not ${JSON.stringify(logLevel)}`);
-  }
+  const given = readGiven(argv, env, FLAGS, ENV, SEARCH_USAGE);
+  const logLevel = logLevelOf(given.logLevel);
   const observations = integer('observations', given.observations ?? '1000000', 1000, 100_000_000);
   const settings: SearchSettings = {
     connections: integer('connections', given.connections ?? '10', 1, 1000),

@@ -32,34 +32,58 @@ const FLAGS: Record<string, keyof Settings> = {
   '--workers': 'workers',
 };
 
-function integer(name: string, text: string, min: number, max: number): number {
+/** A whole number within bounds, or a SettingsError naming the setting. */
+export function wholeNumber(name: string, text: string, min: number, max: number): number {
   if (!/^[0-9]+$/.test(text) || Number(text) < min || Number(text) > max) {
     throw new SettingsError(`${name} must be a whole number from ${min} to ${max}, not ${JSON.stringify(text)}`);
   }
   return Number(text);
 }
+const integer = wholeNumber;
 
-export function parseSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
-  const given: Partial<Record<keyof Settings, string>> = {
-    connections: env.BENCH_CONNECTIONS || undefined,
-    seconds: env.BENCH_SECONDS || undefined,
-    warmupSeconds: env.BENCH_WARMUP || undefined,
-    logLevel: env.BENCH_LOG_LEVEL || undefined,
-    workers: env.BENCH_WORKERS || undefined,
-  };
+/**
+ * The settings given as environment variables (`env` names one per setting) and then flags
+ * (`flags` maps each flag to its setting), flags winning; `usage` answers --help and mistakes.
+ */
+export function readGiven<K extends string>(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  flags: Record<string, K>,
+  envNames: Partial<Record<K, string>>,
+  usage: string,
+): Partial<Record<K, string>> {
+  const given: Partial<Record<K, string>> = {};
+  for (const [key, name] of Object.entries(envNames) as [K, string][]) if (env[name]) given[key] = env[name];
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split(/=(.*)/s, 2);
-    if (flag === '--help' || flag === '-h') throw new SettingsError(USAGE);
-    const key = FLAGS[flag];
-    if (!key) throw new SettingsError(`unknown argument ${argv[i]}\n${USAGE}`);
+    if (flag === '--help' || flag === '-h') throw new SettingsError(usage);
+    const key = flags[flag];
+    if (!key) throw new SettingsError(`unknown argument ${argv[i]}\n${usage}`);
     const value = inline ?? argv[++i];
-    if (value === undefined) throw new SettingsError(`${flag} needs a value\n${USAGE}`);
+    if (value === undefined) throw new SettingsError(`${flag} needs a value\n${usage}`);
     given[key] = value;
   }
-  const logLevel = given.logLevel ?? 'warn';
-  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
-    throw new SettingsError(`--log-level must be one of fatal, error, warn, info, debug, trace, silent, not ${JSON.stringify(logLevel)}`);
+  return given;
+}
+
+/** LOG_LEVEL for the server under test, warn unless given. */
+export function logLevelOf(text: string | undefined): string {
+  const level = text ?? 'warn';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) {
+    throw new SettingsError(`--log-level must be one of fatal, error, warn, info, debug, trace, silent, not ${JSON.stringify(level)}`);
   }
+  return level;
+}
+
+export function parseSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
+  const given = readGiven(argv, env, FLAGS, {
+    connections: 'BENCH_CONNECTIONS',
+    seconds: 'BENCH_SECONDS',
+    warmupSeconds: 'BENCH_WARMUP',
+    logLevel: 'BENCH_LOG_LEVEL',
+    workers: 'BENCH_WORKERS',
+  }, USAGE);
+  const logLevel = logLevelOf(given.logLevel);
   return {
     connections: integer('connections', given.connections ?? '16', 1, 1000),
     seconds: integer('seconds', given.seconds ?? '10', 1, 3600),
