@@ -6,6 +6,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { dateRange } from '../fhir-date-range.js';
 import { tokenKeys } from '../token-values.js';
 import { hasRoot, indexedParameters, type ParameterDefinition } from './parameters.js';
+import { pairedColumns, pairedValues } from './paired-keys.js';
 import { normalizeString, stringParts } from './string-values.js';
 import { canonicalUnit, UCUM } from './ucum.js';
 
@@ -97,6 +98,8 @@ export function indexValues(resource: Resource, only?: ParameterDefinition[]): R
     const values = hasRoot(resource as unknown as Record<string, unknown>, parameter.roots) ? evalFhirPathTyped(parameter.parsed, root) : [];
     Object.assign(row, valuesFor(parameter, values));
   }
+  // A caller that asks for some parameters only wants those columns.
+  if (!only) for (const paired of pairedColumns(resource.resourceType)) row[paired.name] = pairedValues(paired, row);
   return row;
 }
 
@@ -104,6 +107,7 @@ export function indexValues(resource: Resource, only?: ParameterDefinition[]): R
 export function emptyIndexValues(resourceType: string): Row {
   const row: Row = {};
   for (const parameter of indexedParameters(resourceType).values()) for (const c of indexColumns(parameter)) row[c.name] = null;
+  for (const paired of pairedColumns(resourceType)) row[paired.name] = null;
   return row;
 }
 

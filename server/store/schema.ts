@@ -1,7 +1,8 @@
 // The database schema: one table per resource type (current version + typed search columns)
 // and one history table for every version of every resource.
 import { resourceTypes } from '../../resources/definitions.js';
-import { indexColumns } from '../../resources/search/index-values.js';
+import { indexColumns, type IndexColumn } from '../../resources/search/index-values.js';
+import { pairedColumns } from '../../resources/search/paired-keys.js';
 import { indexedParameters, type ParameterDefinition } from '../../resources/search/parameters.js';
 import type { Database, Queryable } from './database.js';
 
@@ -18,7 +19,8 @@ export function columnName(name: string): string {
 
 /** Every search column of a resource table, from the type's indexed search parameters. */
 export function searchColumnsOf(resourceType: string) {
-  return [...indexedParameters(resourceType).values()].flatMap(indexColumns);
+  const paired = pairedColumns(resourceType).map((c): IndexColumn => ({ name: c.name, sqlType: 'text[]', index: 'gin' }));
+  return [...[...indexedParameters(resourceType).values()].flatMap(indexColumns), ...paired];
 }
 
 /** SQL type of each search column of a resource table, by column name. */

@@ -10,6 +10,7 @@ import { badRequest, invalidValue, notSupported } from '../errors.js';
 import { parseSubset, type Subset } from '../subsetting.js';
 import { criterionCondition, UnknownParameter } from './criteria.js';
 import { decodeCursor } from './cursor.js';
+import { withPairedConditions } from './paired-conditions.js';
 
 export interface IncludeRequest {
   /** The type whose reference parameter is followed. */
@@ -120,6 +121,7 @@ export function parseSearch(resourceType: string, params: [string, string][], li
         break;
     }
   }
+  plan.conditions = withPairedConditions(resourceType, plan.conditions);
   if (plan.summaryCount) {
     plan.count = 0;
     if (plan.total === 'none') plan.total = 'accurate';
