@@ -461,7 +461,7 @@ function printSummary(measured: Measured[], checkpoint: Measured | undefined, se
     }
     say(
       `      (the Patients stay the same: each has on average ${number(checkpoint.observations / settings.patients)} → ${number(q1.observations / settings.patients)} Observations,` +
-        ' and the search reads all of the Patient\'s Observations to filter them by code and date)',
+        ' and the search finds the Patient\'s Observations with that code through the paired subject+code index, then filters them by date)',
     );
   }
   const bulkRate = loaded.observations.rows / loaded.observations.seconds;
