@@ -31,6 +31,8 @@ const schema = z.object({
   KILN_MAX_BODY: size.default(16 * 1024 * 1024),
   KILN_CHECK_REFERENCES: booleanText.default(true),
   KILN_MAX_CONDITIONAL_DELETES: z.coerce.number().int().min(1).max(100000).default(100),
+  /** Most entries one batch or transaction Bundle may hold; more answer 413. */
+  KILN_MAX_BUNDLE_ENTRIES: z.coerce.number().int().min(1).max(1000000).default(10000),
   KILN_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(20),
   KILN_MAX_PAGE_SIZE: z.coerce.number().int().min(1).max(10000).default(1000),
   /** Worker processes sharing the port: a number, or auto (one per CPU on Postgres, one on the embedded database). */

@@ -46,7 +46,7 @@ export function recordingDatabase(pool: pg.Pool, statements?: Statement[]): Data
 
 /** The context the server builds (server/server.ts) with its default settings. */
 export function searchContext(db: Database, baseUrl: string): FhirContext {
-  return { db, baseUrl, checkReferences: true, maxConditionalDeletes: 100, defaultPageSize: 20, maxPageSize: 1000 };
+  return { db, baseUrl, checkReferences: true, maxConditionalDeletes: 100, maxBundleEntries: 10000, defaultPageSize: 20, maxPageSize: 1000 };
 }
 
 /** Runs Kiln's search for `path` (`Type?query`) in this process; returns the Bundle text and the statements it ran. */

@@ -9,9 +9,14 @@ export interface FhirContext {
   readonly checkReferences: boolean;
   /** Most resources one conditional delete may remove before it answers 412. */
   readonly maxConditionalDeletes: number;
+  /** Most entries one batch or transaction Bundle may hold. */
+  readonly maxBundleEntries: number;
   readonly defaultPageSize: number;
   readonly maxPageSize: number;
 }
+
+/** `Prefer: return=…` (hl7.org/fhir/R4/http.html#ops): what a write answers with. */
+export type ReturnPreference = 'minimal' | 'representation' | 'OperationOutcome';
 
 /** The outcome of a write: what the HTTP layer needs for the status, headers and body. */
 export interface WriteResult {

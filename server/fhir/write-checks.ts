@@ -14,31 +14,27 @@ const TYPES_WITHOUT_REFERENCE_CHECK = new Set(['Bundle']);
 export async function assertWritable(ctx: FhirContext, q: Queryable, resource: Resource): Promise<void> {
   const errors = validationErrors(resource);
   if (errors.length) throw invalidResource(errors);
-  if (!ctx.checkReferences || TYPES_WITHOUT_REFERENCE_CHECK.has(resource.resourceType)) return;
-  const missing = await missingReferences(ctx, q, resource);
-  if (missing.length) {
-    throw invalidResource(
-      missing.map(
-        (ref): OperationOutcomeIssue => ({
-          severity: 'error',
-          code: 'not-found',
-          details: { text: `Reference "${ref.text}" points to a resource that does not exist on this server` },
-          expression: [ref.path],
-        }),
-      ),
-    );
-  }
+  if (!ctx.checkReferences) return;
+  const [missing] = await missingReferences(ctx, q, [resource]);
+  if (missing.length) throw invalidResource(missing.map(missingIssue));
 }
 
-async function missingReferences(ctx: FhirContext, q: Queryable, resource: Resource): Promise<LocalReference[]> {
-  const references = localReferences(resource as unknown as Record<string, unknown>, ctx.baseUrl).filter(
-    // A resource may refer to itself; it exists once this write commits.
-    (ref) => !(ref.resourceType === resource.resourceType && ref.id === resource.id),
+/**
+ * References of `resources` to resources of this server that do not exist, per resource: one
+ * query per referenced type for all of them (a transaction checks its writes together, at the end).
+ */
+export async function missingReferences(ctx: FhirContext, q: Queryable, resources: Resource[]): Promise<LocalReference[][]> {
+  const perResource = resources.map((resource) =>
+    TYPES_WITHOUT_REFERENCE_CHECK.has(resource.resourceType)
+      ? []
+      : localReferences(resource as unknown as Record<string, unknown>, ctx.baseUrl).filter(
+          // A resource may refer to itself; it exists once this write commits.
+          (ref) => !(ref.resourceType === resource.resourceType && ref.id === resource.id),
+        ),
   );
-  if (!references.length) return [];
   const byType = new Map<string, LocalReference[]>();
-  for (const ref of references) byType.set(ref.resourceType, [...(byType.get(ref.resourceType) ?? []), ref]);
-  const missing: LocalReference[] = [];
+  for (const ref of perResource.flat()) byType.set(ref.resourceType, [...(byType.get(ref.resourceType) ?? []), ref]);
+  const missing = new Set<LocalReference>();
   for (const [type, refs] of byType) {
     const current = refs.filter((ref) => ref.versionId === undefined);
     const versioned = refs.filter((ref) => ref.versionId !== undefined);
@@ -46,12 +42,21 @@ async function missingReferences(ctx: FhirContext, q: Queryable, resource: Resou
       const ids = [...new Set(current.map((ref) => ref.id))];
       // Outside a transaction the check can share a query with concurrent writes.
       const found = q === ctx.db ? await existingIdsBatched(ctx.db, type, ids) : await existingIds(q, type, ids);
-      missing.push(...current.filter((ref) => !found.has(ref.id)));
+      for (const ref of current) if (!found.has(ref.id)) missing.add(ref);
     }
     if (versioned.length) {
       const found = await existingVersions(q, type, versioned.map((ref) => ({ id: ref.id, versionId: ref.versionId as number })));
-      missing.push(...versioned.filter((ref) => !found.has(`${ref.id}/${ref.versionId}`)));
+      for (const ref of versioned) if (!found.has(`${ref.id}/${ref.versionId}`)) missing.add(ref);
     }
   }
-  return missing;
+  return perResource.map((refs) => refs.filter((ref) => missing.has(ref)));
+}
+
+export function missingIssue(ref: LocalReference): OperationOutcomeIssue {
+  return {
+    severity: 'error',
+    code: 'not-found',
+    details: { text: `Reference "${ref.text}" points to a resource that does not exist on this server` },
+    expression: [ref.path],
+  };
 }

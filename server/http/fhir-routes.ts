@@ -12,6 +12,9 @@ import { search } from '../fhir/interactions/search.js';
 import { reindex } from '../fhir/operations/reindex.js';
 import { parameterGeneration } from '../../resources/search/parameters.js';
 import { systemSearch } from '../fhir/interactions/system-search.js';
+import { batch } from '../fhir/bundle/batch.js';
+import { bundleOf } from '../fhir/bundle/bundle-entries.js';
+import { postedBundle, transaction } from '../fhir/bundle/transaction.js';
 import { everything } from '../fhir/interactions/everything.js';
 import { compartment, COMPARTMENT_TYPES } from '../../resources/compartments.js';
 import { conditionalPatch, patch } from '../fhir/interactions/patch.js';
@@ -44,7 +47,18 @@ export function fhirRouter(ctx: FhirContext): express.Router {
 
   route(router, '/metadata', { GET: (req, res) => sendJson(req, res, 200, capabilityText()) });
   route(router, '/\$reindex', { POST: async (req, res) => sendResource(req, res, 200, await reindex(ctx, reindexTypes(req))) });
-  route(router, '/', { GET: async (req, res) => sendJson(req, res, 200, await systemSearch(ctx, [...searchOf(req)])) });
+  route(router, '/', {
+    GET: async (req, res) => sendJson(req, res, 200, await systemSearch(ctx, [...searchOf(req)])),
+    POST: async (req, res) => {
+      assertFhirJsonBody(req);
+      const body = jsonBody(req);
+      const preference = returnPreference(req);
+      const type = bundleOf(body, ctx.maxBundleEntries).type;
+      // A transaction that has to run again needs the entries as posted, not as it rewrote them.
+      const answer = type === 'transaction' ? await transaction(ctx, postedBundle(body, () => jsonBody(req)), preference) : await batch(ctx, body, preference);
+      sendResource(req, res, 200, answer);
+    },
+  });
   route(router, '/_history', { GET: async (req, res) => sendJson(req, res, 200, (await history(ctx, {}, searchOf(req))).bundle) });
 
   router.param('type', (_req, _res, next, type: string) => {

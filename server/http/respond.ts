@@ -2,6 +2,7 @@
 // Location, and the Prefer header's choice of body (hl7.org/fhir/R4/http.html#ops).
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import type { Request, Response } from 'express';
+import type { ReturnPreference } from '../fhir/context.js';
 import { badRequest, informational } from '../fhir/errors.js';
 import { FHIR_JSON } from './media-types.js';
 import { applySubset, parseSubset } from '../fhir/subsetting.js';
@@ -33,7 +34,6 @@ export function sendResource(req: Request, res: Response, status: number, resour
   sendJson(req, res, status, JSON.stringify(resource));
 }
 
-export type ReturnPreference = 'minimal' | 'representation' | 'OperationOutcome';
 
 /** `Prefer: return=…` (hl7.org/fhir/R4/http.html#ops); representation when absent. */
 export function returnPreference(req: Request): ReturnPreference {

@@ -17,7 +17,9 @@ const createLoader = loaderCache((db, resourceType) =>
   batchLoader<NewResourceRow, Date>(async (rows) => {
     try {
       return await insertAll(db, resourceType, rows);
-    } catch {
+    } catch (error) {
+      // Inside a transaction already open, the failure has aborted it: no row can be written alone.
+      if (db.joined) throw error;
       return Promise.all(rows.map((row) => insertOne(db, resourceType, row).catch((error: Error) => error)));
     }
   }),

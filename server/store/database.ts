@@ -12,6 +12,8 @@ export interface Queryable {
 
 export interface Database extends Queryable {
   readonly kind: 'postgres' | 'pglite';
+  /** True for a scope inside a transaction already open (a transaction Bundle): a failed statement has aborted it. */
+  readonly joined?: boolean;
   /** Runs `work` in one database transaction; any throw rolls everything back. */
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
   /** Runs several statements without parameters (migrations). */

@@ -19,7 +19,16 @@ export async function openPostgres(connectionString: string, poolSize: number, s
     query: (sql, params) => run(pool, sql, params),
     async transaction(work) {
       const conn = await pool.connect();
-      const tx: Queryable = { query: (sql, params) => run(conn, sql, params) };
+      // One connection runs one statement at a time; work that issues several at once (the
+      // creates of a transaction Bundle) takes turns instead of queueing inside the driver.
+      let tail: Promise<unknown> = Promise.resolve();
+      const tx: Queryable = {
+        query: <Row>(sql: string, params?: unknown[]) => {
+          const result = tail.then(() => run<Row>(conn, sql, params));
+          tail = result.catch(() => undefined);
+          return result;
+        },
+      };
       try {
         await conn.query('BEGIN');
         const result = await work(tx);

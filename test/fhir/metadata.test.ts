@@ -28,7 +28,7 @@ describe('GET /fhir/metadata', () => {
     );
     expect(patient.conditionalDelete).toBe('multiple');
     expect(patient.referencePolicy).toContain('enforced');
-    expect(cs.rest[0].interaction).toEqual([{ code: 'history-system' }, { code: 'search-system' }]);
+    expect(cs.rest[0].interaction).toEqual([{ code: 'transaction' }, { code: 'batch' }, { code: 'history-system' }, { code: 'search-system' }]);
   });
 
   it('advertises nothing it does not answer: every advertised interaction works on a sample type', async () => {

@@ -13,12 +13,14 @@ import { assertWritable } from '../write-checks.js';
 export interface CreateOptions {
   /** The If-None-Exist header: a search that, when it matches, turns the create into a no-op. */
   ifNoneExist?: string;
+  /** The id to give the new resource, chosen earlier (a transaction maps fullUrls to ids first). */
+  id?: string;
 }
 
 export type CreateResult = WriteResult & { existing?: boolean };
 
 export async function create(ctx: FhirContext, resource: Resource, options: CreateOptions = {}): Promise<CreateResult> {
-  const id = randomUUID();
+  const id = options.id ?? randomUUID();
   const candidate = { ...resource, id } as Resource;
   const write = { resource: candidate, id, versionId: 1, isNew: true, method: 'POST' as const, url: resource.resourceType };
   if (options.ifNoneExist === undefined) {
