@@ -2,14 +2,13 @@
 // requests in flight finish before the database closes.
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
-import { loadValidation } from '../resources/validate.js';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
 import type { FhirContext } from './fhir/context.js';
 import type { Logger } from './logger.js';
 import type { Database } from './store/database.js';
-import { openDatabase } from './store/open-database.js';
 import { installCustomSearchParameters } from './fhir/custom-search-parameters.js';
+import { fhirContext, openStore, type StoreOptions } from './open-store.js';
 import { registryGeneration } from './store/reindex-store.js';
 
 export interface RunningServer {
@@ -21,23 +20,10 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export interface StartOptions {
-  /** Keep the embedded database in memory instead of KILN_DATA_DIR (tests). */
-  inMemory?: boolean;
-  /** Start that in-memory database from a snapshot of a migrated one (tests). */
-  embeddedSnapshot?: Blob;
-}
+export type StartOptions = StoreOptions;
 
 export async function startServer(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
-  loadValidation();
-  const db = await openDatabase({
-    url: config.DATABASE_URL,
-    poolSize: config.DATABASE_POOL_SIZE,
-    statementTimeoutMs: config.KILN_STATEMENT_TIMEOUT_MS,
-    dataDir: options.inMemory ? undefined : config.KILN_DATA_DIR,
-    embeddedSnapshot: options.inMemory ? options.embeddedSnapshot : undefined,
-  });
-  await installCustomSearchParameters(db);
+  const db = await openStore(config, options);
   // Another process's $reindex changes the search parameters: notice it within a few seconds.
   let generation = await registryGeneration(db);
   const watch = setInterval(() => {
@@ -59,14 +45,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   });
   const port = (server.address() as AddressInfo).port;
   const baseUrl = config.KILN_BASE_URL ? config.baseUrl : `http://localhost:${port}/fhir`;
-  const ctx: FhirContext = {
-    db,
-    baseUrl,
-    checkReferences: config.KILN_CHECK_REFERENCES,
-    maxConditionalDeletes: config.KILN_MAX_CONDITIONAL_DELETES,
-    defaultPageSize: config.KILN_PAGE_SIZE,
-    maxPageSize: config.KILN_MAX_PAGE_SIZE,
-  };
+  const ctx = fhirContext(config, db, baseUrl);
   const app = createApp({ ctx, logger, maxBodyBytes: config.KILN_MAX_BODY, isShuttingDown: () => shuttingDown });
   server.on('request', app);
 
