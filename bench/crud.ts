@@ -9,7 +9,7 @@ import { runBenchmark } from './support/bench-main.js';
 import { observationTemplate } from './support/observation.js';
 import { startServerProcess, type ServerProcess } from './support/server-process.js';
 import type { Job, PhaseResult } from './support/protocol.js';
-import { parseSettings, SettingsError, type Settings } from './support/settings.js';
+import { parseSettings, type Settings } from './support/settings.js';
 import { coresBetween, cpuSnapshot, type CpuSnapshot } from './support/stats.js';
 
 const RAW_TABLE = 'bench_raw_observation';
@@ -224,20 +224,12 @@ async function benchServer(settings: Settings, databaseUrl: string, serverVersio
   }
 }
 
-async function main(): Promise<number> {
-  let settings: Settings;
-  try {
-    settings = parseSettings(process.argv.slice(2), process.env);
-  } catch (error) {
-    if (error instanceof SettingsError) {
-      console.error(error.message);
-      return 1;
-    }
-    throw error;
-  }
-  const databaseUrl = process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
-  const budgetMs = (4 * (settings.warmupSeconds + settings.seconds + 60) + 120) * 1000;
-  return runBenchmark({ name: 'bench:crud', databaseUrl, budgetMs, run: () => bench(settings, databaseUrl) });
-}
-
-process.exit(await main());
+process.exit(
+  await runBenchmark({
+    name: 'bench:crud',
+    settings: () => parseSettings(process.argv.slice(2), process.env),
+    defaultDatabaseUrl: DEFAULT_DATABASE_URL,
+    budgetMs: (settings) => (4 * (settings.warmupSeconds + settings.seconds + 60) + 120) * 1000,
+    run: bench,
+  }),
+);

@@ -233,19 +233,12 @@ async function bench(settings: Settings, databaseUrl: string): Promise<void> {
   }
 }
 
-async function main(): Promise<number> {
-  let settings: Settings;
-  try {
-    settings = parseSettings(process.argv.slice(2), process.env);
-  } catch (error) {
-    if (error instanceof SettingsError) {
-      console.error(error.message);
-      return 1;
-    }
-    throw error;
-  }
-  const databaseUrl = process.env.DATABASE_URL || DEFAULT_DATABASE_URL.replace('kiln_bench', 'kiln_bench_import');
-  return runBenchmark({ name: 'bench:import', databaseUrl, budgetMs: 30 * 60 * 1000, run: () => bench(settings, databaseUrl) });
-}
-
-process.exit(await main());
+process.exit(
+  await runBenchmark({
+    name: 'bench:import',
+    settings: () => parseSettings(process.argv.slice(2), process.env),
+    defaultDatabaseUrl: DEFAULT_DATABASE_URL.replace('kiln_bench', 'kiln_bench_import'),
+    budgetMs: () => 30 * 60 * 1000,
+    run: bench,
+  }),
+);

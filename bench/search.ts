@@ -26,7 +26,7 @@ import {
 } from './search-support/explain.js';
 import { HEART_RATE, RARE_CODE, observations, patients, type PatientSeed } from './search-support/generate.js';
 import { runQueryInChild } from './search-support/query-children.js';
-import { parseSearchSettings, SearchSettingsError, type SearchSettings } from './search-support/settings.js';
+import { parseSearchSettings, type SearchSettings } from './search-support/settings.js';
 import { search } from '../server/fhir/interactions/search.js';
 
 export const DEFAULT_SEARCH_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/kiln_bench_search';
@@ -638,20 +638,12 @@ async function benchServer(settings: SearchSettings, databaseUrl: string, server
   }
 }
 
-async function main(): Promise<number> {
-  let settings: SearchSettings;
-  try {
-    settings = parseSearchSettings(process.argv.slice(2), process.env);
-  } catch (error) {
-    if (error instanceof SearchSettingsError) {
-      console.error(error.message);
-      return 1;
-    }
-    throw error;
-  }
-  const databaseUrl = process.env.DATABASE_URL || DEFAULT_SEARCH_DATABASE_URL;
-  const budgetMs = (settings.observations / 1000 + 6 * (settings.warmupSeconds + settings.seconds + 90) + 600) * 1000;
-  return runBenchmark({ name: 'bench:search', databaseUrl, budgetMs, run: () => bench(settings, databaseUrl) });
-}
-
-process.exit(await main());
+process.exit(
+  await runBenchmark({
+    name: 'bench:search',
+    settings: () => parseSearchSettings(process.argv.slice(2), process.env),
+    defaultDatabaseUrl: DEFAULT_SEARCH_DATABASE_URL,
+    budgetMs: (settings) => (settings.observations / 1000 + 6 * (settings.warmupSeconds + settings.seconds + 90) + 600) * 1000,
+    run: bench,
+  }),
+);

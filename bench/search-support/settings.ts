@@ -35,7 +35,6 @@ export const SEARCH_USAGE = `usage: npm run bench:search -- [options]
   --seed             seed of the generated data                   (env BENCH_SEED, default 42)`;
 
 /** Mistakes in the settings are the shared benchmark settings error. */
-export { SettingsError as SearchSettingsError } from '../support/settings.js';
 
 const FLAGS: Record<string, keyof SearchSettings> = {
   '--connections': 'connections',

@@ -123,30 +123,20 @@ describe('a transaction', () => {
     const old = (await request(kiln.server).post('/fhir/Patient').set('Content-Type', FHIR_JSON).send(json(patient(`${mrn}-old`)))).body;
     const kept = (await request(kiln.server).post('/fhir/Patient').set('Content-Type', FHIR_JSON).send(json(patient(`${mrn}-kept`)))).body;
     const patch = Buffer.from(json([{ op: 'add', path: '/active', value: true }])).toString('base64');
-    const res = await post(
-      bundle([
-        { request: { method: 'GET', url: `Patient?identifier=${MRN}|${mrn}` } },
-        { resource: { resourceType: 'Binary', contentType: 'application/json-patch+json', data: patch }, request: { method: 'PATCH', url: `Patient/${kept.id}` } },
-        { resource: { ...kept, gender: 'other' }, request: { method: 'PUT', url: `Patient/${kept.id}` } },
-        { fullUrl: uuid(), resource: patient(mrn), request: { method: 'POST', url: 'Patient' } },
-        { request: { method: 'DELETE', url: `Patient/${old.id}` } },
-        { request: { method: 'GET', url: `Patient/${old.id}` } },
-      ]),
-    );
+    const entries = [
+      { request: { method: 'GET', url: `Patient?identifier=${MRN}|${mrn}` } },
+      { resource: { resourceType: 'Binary', contentType: 'application/json-patch+json', data: patch }, request: { method: 'PATCH', url: `Patient/${kept.id}` } },
+      { resource: { ...kept, gender: 'other' }, request: { method: 'PUT', url: `Patient/${kept.id}` } },
+      { fullUrl: uuid(), resource: patient(mrn), request: { method: 'POST', url: 'Patient' } },
+      { request: { method: 'DELETE', url: `Patient/${old.id}` } },
+    ];
+    const res = await post(bundle([...entries, { request: { method: 'GET', url: `Patient/${old.id}` } }]));
     // The GET of the deleted resource fails the whole transaction: nothing of it stays.
     expect(res.status).toBe(410);
     expect(await countByMrn(mrn)).toBe(0);
     expect((await request(kiln.server).get(`/fhir/Patient/${old.id}`)).status).toBe(200);
 
-    const ok = await post(
-      bundle([
-        { request: { method: 'GET', url: `Patient?identifier=${MRN}|${mrn}` } },
-        { resource: { resourceType: 'Binary', contentType: 'application/json-patch+json', data: patch }, request: { method: 'PATCH', url: `Patient/${kept.id}` } },
-        { resource: { ...kept, gender: 'other' }, request: { method: 'PUT', url: `Patient/${kept.id}` } },
-        { fullUrl: uuid(), resource: patient(mrn), request: { method: 'POST', url: 'Patient' } },
-        { request: { method: 'DELETE', url: `Patient/${old.id}` } },
-      ]),
-    );
+    const ok = await post(bundle(entries));
     expect(ok.status).toBe(200);
     expect(ok.body.entry.map((e: { response: { status: string } }) => e.response.status)).toEqual(['200 OK', '200 OK', '200 OK', '201 Created', '204 No Content']);
     // GET ran after the POST, so the search finds the new patient.
