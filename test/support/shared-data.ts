@@ -10,7 +10,7 @@ const REPOSITORY = resolve(import.meta.dirname, '../..');
 function clonedFrom(): string | undefined {
   try {
     const origin = execFileSync('git', ['-C', REPOSITORY, 'config', '--get', 'remote.origin.url'], { encoding: 'utf8' }).trim();
-    return origin.startsWith('/') ? origin : undefined;
+    return origin.startsWith('/') ? resolve(origin) : undefined;
   } catch {
     return undefined;
   }
