@@ -158,7 +158,7 @@ async function bench(settings: Settings, databaseUrl: string): Promise<void> {
 }
 
 async function benchServer(settings: Settings, databaseUrl: string, serverVersion: string): Promise<void> {
-  const serverEnv = { LOG_LEVEL: settings.logLevel, DATABASE_URL: databaseUrl, KILN_WORKERS: settings.workers };
+  const serverEnv = { LOG_LEVEL: settings.logLevel, DATABASE_URL: databaseUrl, KILN_WORKERS: settings.workers, KILN_AUTH: 'off' };
   const server = await startServerProcess(serverEnv);
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   try {

@@ -189,7 +189,8 @@ async function bench(settings: Settings, databaseUrl: string): Promise<void> {
     say(`  data: ${bundles.length} transaction Bundles, ${number(total)} resources (${settings.data}); ${settings.clients} clients; server KILN_WORKERS ${settings.workers}, LOG_LEVEL ${settings.logLevel}`);
     say();
 
-    const server = await startServerProcess({ DATABASE_URL: databaseUrl, KILN_WORKERS: settings.workers, LOG_LEVEL: settings.logLevel });
+    // Authorization is measured by bench:crud; here the cost of writing is.
+    const server = await startServerProcess({ DATABASE_URL: databaseUrl, KILN_WORKERS: settings.workers, LOG_LEVEL: settings.logLevel, KILN_AUTH: 'off' });
     let http: Phase;
     let rssBytes: number;
     try {

@@ -6,6 +6,13 @@ import { errorHandler } from './http/error-handler.js';
 import { fhirRouter } from './http/fhir-routes.js';
 import { requestLog } from './http/request-log.js';
 import type { Logger } from './logger.js';
+import type { AuthService } from './auth/auth-service.js';
+import { adminRouter } from './auth/admin-routes.js';
+import { authorizeRouter } from './auth/authorize-routes.js';
+import { bearerAuthorization } from './auth/bearer.js';
+import { discoveryRouter, jwksHandler } from './auth/discovery.js';
+import { rateLimits } from './auth/rate-limits.js';
+import { tokenRouter } from './auth/token-routes.js';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
@@ -15,6 +22,8 @@ export interface AppOptions {
   maxBodyBytes: number;
   /** Reports whether the process is shutting down (then /readyz answers 503). */
   isShuttingDown?: () => boolean;
+  /** SMART on FHIR authorization; absent only when KILN_AUTH=off. */
+  auth?: AuthService;
 }
 
 export function createApp(options: AppOptions): express.Express {
@@ -45,7 +54,19 @@ export function createApp(options: AppOptions): express.Express {
   // Bodies are read raw and parsed by the FHIR layer, which knows what each route accepts;
   // reads skip the body parser altogether.
   const readBody = express.raw({ type: () => true, limit: options.maxBodyBytes });
-  app.use('/fhir', (req: Request, res: Response, next: NextFunction) => (BODY_METHODS.has(req.method) ? readBody(req, res, next) : next()), fhirRouter(ctx));
+  const fhir: express.RequestHandler[] = [(req: Request, res: Response, next: NextFunction) => (BODY_METHODS.has(req.method) ? readBody(req, res, next) : next())];
+  const { auth } = options;
+  if (auth) {
+    const limits = rateLimits(auth.rateLimitPerMinute);
+    app.use('/auth', limits.byAddress, authorizeRouter(auth, ctx), tokenRouter(auth));
+    app.get('/auth/jwks.json', jwksHandler(auth));
+    app.use(discoveryRouter(auth));
+    app.use('/fhir', discoveryRouter(auth));
+    app.use('/admin', limits.byAddress, adminRouter(auth));
+    fhir.unshift(limits.byAddress);
+    fhir.push(bearerAuthorization(auth), limits.byClient);
+  }
+  app.use('/fhir', ...fhir, fhirRouter(ctx));
   app.use((req: Request) => {
     throw notFound(`Nothing at ${req.method} ${req.path}; the FHIR API is at /fhir`);
   });

@@ -39,6 +39,19 @@ const schema = z.object({
   KILN_WORKERS: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(256)]).default('auto'),
   /** How often each process checks whether $reindex changed the search parameters. */
   KILN_REGISTRY_POLL_MS: z.coerce.number().int().min(100).max(600000).default(5000),
+  /** SMART on FHIR authorization; `off` is for local development only and must be asked for. */
+  KILN_AUTH: z.enum(['on', 'off']).default('on'),
+  /** The first administrator, created at start when no administrator exists. */
+  KILN_ADMIN_USERNAME: z.string().min(3).optional(),
+  KILN_ADMIN_PASSWORD: z.string().min(12, 'at least 12 characters').optional(),
+  KILN_ACCESS_TOKEN_SECONDS: z.coerce.number().int().min(30).max(86400).default(900),
+  KILN_OFFLINE_REFRESH_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  KILN_ONLINE_REFRESH_HOURS: z.coerce.number().int().min(1).max(720).default(12),
+  /** Requests per minute allowed to one client (by token) and to one IP address; 0 turns the limit off. */
+  KILN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(10_000_000).default(60_000),
+  /** Wrong passwords in a row before an account is locked, and for how long. */
+  KILN_LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
+  KILN_LOGIN_LOCK_MINUTES: z.coerce.number().int().min(1).max(1440).default(15),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** How long shutdown waits for requests in flight before it closes anyway. */
   KILN_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600000).default(10000),
@@ -54,7 +67,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const first = parsed.error.issues[0];
     const name = String(first.path[0]);
-    throw new ConfigError(`Invalid configuration: ${name}=${JSON.stringify(env[name])}: ${first.message}`);
+    // A secret's value never reaches a log.
+    const shown = /PASSWORD|SECRET/.test(name) ? '(hidden)' : JSON.stringify(env[name]);
+    throw new ConfigError(`Invalid configuration: ${name}=${shown}: ${first.message}`);
   }
   const config = parsed.data;
   const baseUrl = (config.KILN_BASE_URL ?? `http://localhost:${config.PORT}/fhir`).replace(/\/+$/, '');

@@ -9,6 +9,8 @@ import type { Logger } from './logger.js';
 import type { Database } from './store/database.js';
 import { installCustomSearchParameters } from './fhir/custom-search-parameters.js';
 import { fhirContext, openStore, type StoreOptions } from './open-store.js';
+import { createAuthService, type AuthService } from './auth/auth-service.js';
+import { endpoints } from './auth/discovery.js';
 import { registryGeneration } from './store/reindex-store.js';
 
 export interface RunningServer {
@@ -45,8 +47,16 @@ export async function startServer(config: Config, logger: Logger, options: Start
   });
   const port = (server.address() as AddressInfo).port;
   const baseUrl = config.KILN_BASE_URL ? config.baseUrl : `http://localhost:${port}/fhir`;
-  const ctx = fhirContext(config, db, baseUrl);
-  const app = createApp({ ctx, logger, maxBodyBytes: config.KILN_MAX_BODY, isShuttingDown: () => shuttingDown });
+  let ctx = fhirContext(config, db, baseUrl);
+  let auth: AuthService | undefined;
+  if (config.KILN_AUTH === 'on') {
+    auth = await createAuthService(db, config, baseUrl, logger);
+    const { authorize, token, introspect, revoke } = endpoints(auth);
+    ctx = { ...ctx, oauthUris: { authorize, token, introspect, revoke } };
+  } else {
+    logger.warn('KILN_AUTH=off: every request is served without authorization. Use this for local development only.');
+  }
+  const app = createApp({ ctx, logger, maxBodyBytes: config.KILN_MAX_BODY, isShuttingDown: () => shuttingDown, auth });
   server.on('request', app);
 
   let stopping: Promise<void> | undefined;
@@ -54,6 +64,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
     stopping ??= (async () => {
       shuttingDown = true;
       clearInterval(watch);
+      auth?.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const grace = setTimeout(() => server.closeAllConnections(), config.KILN_SHUTDOWN_GRACE_MS);

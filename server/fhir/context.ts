@@ -1,4 +1,5 @@
 // What every interaction needs: the database and the few settings that change behaviour.
+import type { ResourceScope } from '../auth/scopes.js';
 import type { Database } from '../store/database.js';
 
 export interface FhirContext {
@@ -13,6 +14,26 @@ export interface FhirContext {
   readonly maxBundleEntries: number;
   readonly defaultPageSize: number;
   readonly maxPageSize: number;
+  /** The OAuth endpoints, advertised in the CapabilityStatement when authorization is on. */
+  readonly oauthUris?: { authorize: string; token: string; introspect: string; revoke: string };
+  /** The caller's authorization; absent for Kiln's own work and when authorization is off. */
+  readonly access?: Access;
+}
+
+/** What a token allows (server/auth/access.ts builds it; server/fhir/access-checks.ts applies it). */
+export interface Access {
+  /** The token's granted resource scopes. */
+  scopes: readonly ResourceScope[];
+  role: 'admin' | 'practitioner' | 'patient' | 'device' | 'system';
+  /** `Practitioner/1`, `Patient/2`, `Device/3` of the signed-in user. */
+  fhirUser: string | null;
+  /** The one patient whose compartment the token is confined to (patient/ scopes, or a patient user). */
+  patient?: string;
+  clientId: string;
+  /** The user id, or the client id for a backend service. */
+  subject: string;
+  /** Where the request came from, for the audit trail. */
+  address?: string;
 }
 
 /** `Prefer: return=…` (hl7.org/fhir/R4/http.html#ops): what a write answers with. */

@@ -3,7 +3,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { isResourceType } from '../../resources/definitions.js';
 import { capabilityStatement } from '../../conformance/capability-statement.js';
-import type { FhirContext, WriteResult } from '../fhir/context.js';
+import type { Access, FhirContext, WriteResult } from '../fhir/context.js';
 import { methodNotAllowed, notFound, informational, badRequest, unsupportedMediaType } from '../fhir/errors.js';
 import { create } from '../fhir/interactions/create.js';
 import { conditionalDelete, deleteResource, type DeleteResult } from '../fhir/interactions/delete.js';
@@ -26,10 +26,13 @@ import { assertFhirJsonBody, assertJsonAcceptable, assertPatchBody, mediaTypeOf 
 import { jsonBody, resourceBody } from './request-body.js';
 import { etag, returnPreference, sendJson, sendOutcome, sendResource, sendWriteBody, setVersionHeaders } from './respond.js';
 
-type Handler = (req: Request, res: Response) => Promise<void> | void;
+type Handler = (req: Request, res: Response, ctx: FhirContext) => Promise<void> | void;
 
 export function fhirRouter(ctx: FhirContext): express.Router {
   const router = express.Router();
+  // The context of one request: the server's, with the caller's access when a token authorised it.
+  const contextOf = (res: Response): FhirContext => (res.locals.access ? { ...ctx, access: res.locals.access as Access } : ctx);
+  const on = (path: string, handlers: Parameters<typeof route>[2]) => route(router, path, handlers, contextOf);
   // Rebuilt when the search parameters change ($reindex), otherwise served as built.
   let capability = { generation: -1, text: '' };
   const capabilityText = () => {
@@ -45,11 +48,11 @@ export function fhirRouter(ctx: FhirContext): express.Router {
     next();
   });
 
-  route(router, '/metadata', { GET: (req, res) => sendJson(req, res, 200, capabilityText()) });
-  route(router, '/\$reindex', { POST: async (req, res) => sendResource(req, res, 200, await reindex(ctx, reindexTypes(req))) });
-  route(router, '/', {
-    GET: async (req, res) => sendJson(req, res, 200, await systemSearch(ctx, [...searchOf(req)])),
-    POST: async (req, res) => {
+  on('/metadata', { GET: (req, res) => sendJson(req, res, 200, capabilityText()) });
+  on('/\$reindex', { POST: async (req, res, ctx) => sendResource(req, res, 200, await reindex(ctx, reindexTypes(req))) });
+  on('/', {
+    GET: async (req, res, ctx) => sendJson(req, res, 200, await systemSearch(ctx, [...searchOf(req)])),
+    POST: async (req, res, ctx) => {
       assertFhirJsonBody(req);
       const body = jsonBody(req);
       const preference = returnPreference(req);
@@ -59,43 +62,43 @@ export function fhirRouter(ctx: FhirContext): express.Router {
       sendResource(req, res, 200, answer);
     },
   });
-  route(router, '/_history', { GET: async (req, res) => sendJson(req, res, 200, (await history(ctx, {}, searchOf(req))).bundle) });
+  on('/_history', { GET: async (req, res, ctx) => sendJson(req, res, 200, (await history(ctx, {}, searchOf(req))).bundle) });
 
   router.param('type', (_req, _res, next, type: string) => {
     next(isResourceType(type) ? undefined : notFound(`Unknown resource type "${type}"`));
   });
 
-  route(router, '/:type', {
-    GET: async (req, res) => sendJson(req, res, 200, await search(ctx, typeOf(req), [...searchOf(req)], { lenient: isLenient(req) })),
-    POST: async (req, res) => {
+  on('/:type', {
+    GET: async (req, res, ctx) => sendJson(req, res, 200, await search(ctx, typeOf(req), [...searchOf(req)], { lenient: isLenient(req) })),
+    POST: async (req, res, ctx) => {
       const type = typeOf(req);
       const resource = type === 'Binary' ? binaryBody(req) : (assertFhirJsonBody(req), resourceBody(req, type));
       const ifNoneExist = req.get('if-none-exist');
       const result = await create(ctx, resource, { ifNoneExist });
       sendWritten(ctx, req, res, result, result.existing ? `Found ${type}/${result.id} matching If-None-Exist; nothing was created` : `Created ${type}/${result.id}`);
     },
-    PUT: async (req, res) => {
+    PUT: async (req, res, ctx) => {
       const type = typeOf(req);
       const resource = writeBody(req, type);
       const result = await conditionalUpdate(ctx, type, requireCriteria(req), resource, { ifMatch: parseIfMatch(req.get('if-match')) });
       sendWritten(ctx, req, res, result, `${result.status === 201 ? 'Created' : 'Updated'} ${type}/${result.id}`);
     },
-    PATCH: async (req, res) => {
+    PATCH: async (req, res, ctx) => {
       const type = typeOf(req);
       assertPatchBody(req);
       const result = await conditionalPatch(ctx, type, requireCriteria(req), jsonBody(req), parseIfMatch(req.get('if-match')));
       sendWritten(ctx, req, res, result, `Patched ${type}/${result.id}`);
     },
-    DELETE: async (req, res) => {
+    DELETE: async (req, res, ctx) => {
       const type = typeOf(req);
       sendDeleted(req, res, await conditionalDelete(ctx, type, requireCriteria(req)), type);
     },
   });
 
-  route(router, '/:type/\$reindex', { POST: async (req, res) => sendResource(req, res, 200, await reindex(ctx, [typeOf(req)])) });
+  on('/:type/\$reindex', { POST: async (req, res, ctx) => sendResource(req, res, 200, await reindex(ctx, [typeOf(req)])) });
 
-  route(router, '/:type/_search', {
-    POST: async (req, res) => {
+  on('/:type/_search', {
+    POST: async (req, res, ctx) => {
       const type = mediaTypeOf(req);
       if (type !== 'application/x-www-form-urlencoded') {
         throw unsupportedMediaType(`POST ${req.baseUrl}${req.path} takes the search parameters as application/x-www-form-urlencoded, not ${type ?? '(none)'}`);
@@ -106,12 +109,12 @@ export function fhirRouter(ctx: FhirContext): express.Router {
     },
   });
 
-  route(router, '/:type/_history', {
-    GET: async (req, res) => sendJson(req, res, 200, (await history(ctx, { resourceType: typeOf(req) }, searchOf(req))).bundle),
+  on('/:type/_history', {
+    GET: async (req, res, ctx) => sendJson(req, res, 200, (await history(ctx, { resourceType: typeOf(req) }, searchOf(req))).bundle),
   });
 
-  route(router, '/:type/:id', {
-    GET: async (req, res) => {
+  on('/:type/:id', {
+    GET: async (req, res, ctx) => {
       const stored = await read(ctx, typeOf(req), idOf(req));
       if (notModified(req, stored)) {
         res.status(304).setHeader('ETag', etag(stored.versionId)).end();
@@ -119,7 +122,7 @@ export function fhirRouter(ctx: FhirContext): express.Router {
       }
       sendStored(req, res, stored);
     },
-    PUT: async (req, res) => {
+    PUT: async (req, res, ctx) => {
       const type = typeOf(req);
       const resource = writeBody(req, type);
       // A raw Binary body carries no id; it is the one in the URL.
@@ -127,31 +130,31 @@ export function fhirRouter(ctx: FhirContext): express.Router {
       const result = await update(ctx, type, idOf(req), resource, { ifMatch: parseIfMatch(req.get('if-match')) });
       sendWritten(ctx, req, res, result, `${result.status === 201 ? 'Created' : 'Updated'} ${type}/${result.id}`);
     },
-    PATCH: async (req, res) => {
+    PATCH: async (req, res, ctx) => {
       const type = typeOf(req);
       assertPatchBody(req);
       const result = await patch(ctx, type, idOf(req), jsonBody(req), parseIfMatch(req.get('if-match')));
       sendWritten(ctx, req, res, result, `Patched ${type}/${result.id}`);
     },
-    DELETE: async (req, res) => {
+    DELETE: async (req, res, ctx) => {
       const type = typeOf(req);
       sendDeleted(req, res, await deleteResource(ctx, type, idOf(req), parseIfMatch(req.get('if-match'))), type);
     },
   });
 
-  route(router, '/Patient/:id/\$everything', {
-    GET: async (req, res) => {
+  on('/Patient/:id/\$everything', {
+    GET: async (req, res, ctx) => {
       sendJson(req, res, 200, (await everything(ctx, 'Patient', idOf(req), searchOf(req), `Patient/${idOf(req)}/$everything`)).bundle);
     },
   });
 
-  route(router, '/:type/:id/_history', {
-    GET: async (req, res) => sendJson(req, res, 200, (await history(ctx, { resourceType: typeOf(req), id: idOf(req) }, searchOf(req))).bundle),
+  on('/:type/:id/_history', {
+    GET: async (req, res, ctx) => sendJson(req, res, 200, (await history(ctx, { resourceType: typeOf(req), id: idOf(req) }, searchOf(req))).bundle),
   });
 
   // Compartment search: Patient/123/Observation?…, and Patient/123/* for every type in it.
-  route(router, '/:type/:id/:compartmentType', {
-    GET: async (req, res) => {
+  on('/:type/:id/:compartmentType', {
+    GET: async (req, res, ctx) => {
       const owner = typeOf(req);
       const id = idOf(req);
       const target = String(req.params.compartmentType);
@@ -166,8 +169,8 @@ export function fhirRouter(ctx: FhirContext): express.Router {
     },
   });
 
-  route(router, '/:type/:id/_history/:vid', {
-    GET: async (req, res) => sendStored(req, res, await vread(ctx, typeOf(req), idOf(req), String(req.params.vid))),
+  on('/:type/:id/_history/:vid', {
+    GET: async (req, res, ctx) => sendStored(req, res, await vread(ctx, typeOf(req), idOf(req), String(req.params.vid))),
   });
 
   router.use((req: Request) => {
@@ -177,7 +180,7 @@ export function fhirRouter(ctx: FhirContext): express.Router {
 }
 
 /** Registers the methods a path supports; any other method on it answers 405 with Allow. */
-function route(router: express.Router, path: string, handlers: Partial<Record<'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', Handler>>): void {
+function route(router: express.Router, path: string, handlers: Partial<Record<'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', Handler>>, contextOf: (res: Response) => FhirContext): void {
   const allowed = Object.keys(handlers);
   if (handlers.GET) allowed.push('HEAD');
   router.all(path, async (req: Request, res: Response) => {
@@ -187,7 +190,7 @@ function route(router: express.Router, path: string, handlers: Partial<Record<'G
       res.setHeader('Allow', allowed.join(', '));
       throw methodNotAllowed(`${req.method} is not supported on ${req.baseUrl}${req.path}; allowed: ${allowed.join(', ')}`);
     }
-    await handler(req, res);
+    await handler(req, res, contextOf(res));
   });
 }
 

@@ -5,6 +5,7 @@ import { indexColumns, type IndexColumn } from '../../resources/search/index-val
 import { pairedColumns } from '../../resources/search/paired-keys.js';
 import { indexedParameters, type ParameterDefinition } from '../../resources/search/parameters.js';
 import type { Database, Queryable } from './database.js';
+import { AUTH_TABLES_DDL } from '../auth/auth-tables.js';
 
 /** Identifiers reach SQL only through this check, never from a request as text. */
 export function tableName(resourceType: string): string {
@@ -130,6 +131,11 @@ const MIGRATIONS: { version: number; name: string; sql: () => string }[] = [
           `CREATE INDEX IF NOT EXISTS "${type}_contained_in" ON ${tableName(type)} (contained_in) WHERE contained_in IS NOT NULL`,
         ])
         .join(';\n'),
+  },
+  {
+    version: 6,
+    name: 'authorization server',
+    sql: () => AUTH_TABLES_DDL,
   },
 ];
 

@@ -30,7 +30,7 @@ interface Kiln {
 async function start(env: Record<string, string>): Promise<Kiln> {
   const port = await freePort();
   const child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', KILN_WORKERS: '1', LOG_LEVEL: 'warn', KILN_BASE_URL: '' },
+    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', KILN_WORKERS: '1', LOG_LEVEL: 'warn', KILN_BASE_URL: '', KILN_AUTH: 'off' },
     stdio: ['ignore', 'ignore', 'pipe'],
     detached: true,
   });

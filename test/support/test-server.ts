@@ -11,6 +11,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   const config = loadConfig({
     DATABASE_URL: process.env.DATABASE_URL ?? '',
     KILN_SHUTDOWN_GRACE_MS: '2000',
+    // Tests of the FHIR API itself run without authorization; the SMART tests turn it on.
+    KILN_AUTH: 'off',
     ...env,
     PORT: '0',
     HOST: '127.0.0.1',

@@ -9,6 +9,7 @@ import { preconditionFailed } from '../errors.js';
 import { storeNewResource, storeVersion } from '../version-write.js';
 import { hasContained, syncContained } from '../contained.js';
 import { assertWritable } from '../write-checks.js';
+import { assertCanRead, assertCanWrite } from '../access-checks.js';
 
 export interface CreateOptions {
   /** The If-None-Exist header: a search that, when it matches, turns the create into a no-op. */
@@ -23,6 +24,7 @@ export async function create(ctx: FhirContext, resource: Resource, options: Crea
   const id = options.id ?? randomUUID();
   const candidate = { ...resource, id } as Resource;
   const write = { resource: candidate, id, versionId: 1, isNew: true, method: 'POST' as const, url: resource.resourceType };
+  assertCanWrite(ctx, 'create', candidate);
   if (options.ifNoneExist === undefined) {
     await assertWritable(ctx, ctx.db, candidate);
     // Contained resources are indexed in the same transaction as their container.
@@ -45,6 +47,7 @@ export async function create(ctx: FhirContext, resource: Resource, options: Crea
     if (matches.length === 1) {
       const current = await readCurrent(tx, resource.resourceType, matches[0]);
       if (current?.content) {
+        if (ctx.access) await assertCanRead(ctx, JSON.parse(current.content) as Resource);
         return { status: 200, resourceType: resource.resourceType, id: current.id, versionId: current.versionId, lastUpdated: current.lastUpdated, content: current.content, existing: true };
       }
     }

@@ -1,5 +1,7 @@
 // FHIR R4 §3.1.0.7 delete and §3.1.0.8.3 conditional delete (hl7.org/fhir/R4/http.html#delete).
+import type { Resource } from '@medplum/fhirtypes';
 import type { Queryable } from '../../store/database.js';
+import { assertCanWrite } from '../access-checks.js';
 import { findMatchingIds, lockCriteria } from '../../store/match-query.js';
 import { lockCurrent } from '../../store/resource-store.js';
 import { parseCriteria } from '../conditional-criteria.js';
@@ -21,6 +23,7 @@ export async function deleteResource(ctx: FhirContext, resourceType: string, id:
     assertVersionMatches(ifMatch, current.versionId, `${resourceType}/${id}`);
     // Deleting what is already deleted changes nothing (R4: "has no effect").
     if (current.deleted) return { deleted: [] };
+    if (ctx.access) assertCanWrite(ctx, 'delete', JSON.parse(current.content as string) as Resource);
     return { deleted: [await deleteIn(tx, resourceType, id, current.versionId, current.content)] };
   });
 }
@@ -37,7 +40,9 @@ export async function conditionalDelete(ctx: FhirContext, resourceType: string, 
     const deleted = [];
     for (const id of matches) {
       const current = await lockCurrent(tx, resourceType, id);
-      if (current && !current.deleted) deleted.push(await deleteIn(tx, resourceType, id, current.versionId, current.content));
+      if (!current || current.deleted) continue;
+      if (ctx.access) assertCanWrite(ctx, 'delete', JSON.parse(current.content as string) as Resource);
+      deleted.push(await deleteIn(tx, resourceType, id, current.versionId, current.content));
     }
     return { deleted };
   });

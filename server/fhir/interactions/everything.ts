@@ -9,6 +9,7 @@ import { multiTypeResponse, newMultiTypeRequest, readSharedParameter } from '../
 import type { FhirContext } from '../context.js';
 import { badRequest, invalidValue, notFound } from '../errors.js';
 import { read } from './read.js';
+import { searchable, searchRestriction } from '../access-checks.js';
 
 export interface EverythingPage {
   bundle: string;
@@ -42,9 +43,12 @@ export async function everything(ctx: FhirContext, compartmentType: string, owne
     request.linkParams.set(name, value);
   }
   const members = [compartmentType, ...[...definition.members.keys()].filter((t) => t !== compartmentType).sort()];
-  const types = request.types ? members.filter((t) => request.types?.includes(t)) : members;
+  // A caller with scopes gets the types its scopes let it search, narrowed as its searches are.
+  const types = (request.types ? members.filter((t) => request.types?.includes(t)) : members).filter((t) => !ctx.access || searchable(ctx, t));
   const queries = types.map((type) => {
     const conditions: Condition[] = [compartmentCondition(compartmentType, ownerId, type, ctx.baseUrl) as Condition];
+    const restriction = searchRestriction(ctx, type);
+    if (restriction) conditions.push(restriction);
     if (since) conditions.push({ kind: 'compare', column: { row: 'last_updated' }, op: '>=', value: since });
     return { resourceType: type, conditions };
   });

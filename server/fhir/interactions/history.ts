@@ -3,6 +3,8 @@
 import { dateRange } from '../../../resources/fhir-date-range.js';
 import { readHistory, type HistoryCursor, type HistoryRow, type HistoryScope } from '../../store/history-store.js';
 import { readCurrent } from '../../store/resource-store.js';
+import type { Resource } from '@medplum/fhirtypes';
+import { assertCanRead, assertUnconfined, forbidden, permittingScopes } from '../access-checks.js';
 import type { FhirContext } from '../context.js';
 import { badRequest, invalidValue, notFound } from '../errors.js';
 
@@ -14,8 +16,18 @@ export interface HistoryPage {
 }
 
 export async function history(ctx: FhirContext, scope: HistoryScope, query: URLSearchParams): Promise<HistoryPage> {
-  if (scope.resourceType && scope.id && !(await readCurrent(ctx.db, scope.resourceType, scope.id))) {
-    throw notFound(`${scope.resourceType}/${scope.id} is not known`);
+  if (scope.resourceType && scope.id) {
+    const current = await readCurrent(ctx.db, scope.resourceType, scope.id);
+    if (!current) throw notFound(`${scope.resourceType}/${scope.id} is not known`);
+    // An instance's history is as readable as the instance; a deleted one, as its type.
+    if (current.content) await assertCanRead(ctx, JSON.parse(current.content) as Resource);
+    else if (ctx.access) permittingScopes(ctx, scope.resourceType, 'read', scope.id);
+  } else if (ctx.access) {
+    assertUnconfined(ctx, 'History of a whole type or server');
+    if (scope.resourceType) permittingScopes(ctx, scope.resourceType, 'search');
+    else if (!ctx.access.scopes.some((s) => s.resourceType === '*' && s.permissions.has('s') && !s.filter.length)) {
+      throw forbidden('History of the whole server needs a scope that searches every type (*.s)');
+    }
   }
   const params = parseHistoryParameters(ctx, query);
   const rows = await readHistory(ctx.db, { scope, ...params });

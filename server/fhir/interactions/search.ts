@@ -9,6 +9,7 @@ import { encodeCursor } from '../search/cursor.js';
 import { resolveIncludes, type FoundResource } from '../search/includes.js';
 import { parseSearch, type ParsedSearch } from '../search/parse-search.js';
 import { compartmentCondition } from './everything.js';
+import { readable, searchRestriction } from '../access-checks.js';
 
 export interface SearchOptions {
   lenient: boolean;
@@ -31,6 +32,8 @@ export async function search(ctx: FhirContext, resourceType: string, params: [st
     if (!membership) throw invalidValue(`${resourceType} resources are never in the ${options.compartment.type} compartment`);
     conditions.push(membership);
   }
+  const restriction = searchRestriction(ctx, resourceType);
+  if (restriction) conditions.push(restriction);
   const prefix = options.compartment ? `${options.compartment.type}/${options.compartment.id}/` : '';
   const spec = { resourceType, conditions, sort: plan.sort, count: plan.count, page: plan.page, contained: plan.contained };
 
@@ -42,7 +45,8 @@ export async function search(ctx: FhirContext, resourceType: string, params: [st
 
   const found = page.map((row) => ({ resourceType, id: row.id, content: row.content }));
   const matches = plan.contained !== 'false' && plan.containedType === 'container' ? await containersOf(ctx, found) : found;
-  const included = plan.include.length || plan.revinclude.length ? await resolveIncludes(ctx.db, ctx.baseUrl, matches, plan.include, plan.revinclude) : [];
+  // Included resources are shown only where the caller may read them: the search is narrowed, not failed.
+  const included = plan.include.length || plan.revinclude.length ? await readable(ctx, await resolveIncludes(ctx.db, ctx.baseUrl, matches, plan.include, plan.revinclude)) : [];
 
   const hasNewer = plan.page?.before ? more : Boolean(plan.page?.after);
   const hasOlder = plan.page?.before ? true : more;

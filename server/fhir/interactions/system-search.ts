@@ -6,6 +6,7 @@ import type { FhirContext } from '../context.js';
 import { badRequest, notSupported } from '../errors.js';
 import { criterionCondition, UnknownParameter } from '../search/criteria.js';
 import { multiTypeResponse, newMultiTypeRequest, readSharedParameter } from '../search/multi-type-pages.js';
+import { searchable, searchRestriction } from '../access-checks.js';
 
 const UNSUPPORTED = new Set(['_sort', '_include', '_revinclude', '_total', '_summary', '_elements', '_contained']);
 
@@ -19,7 +20,8 @@ export async function systemSearch(ctx: FhirContext, params: [string, string][])
     criteria.push([name, value]);
     request.linkParams.append(name, value);
   }
-  const types = request.types ? [...request.types].sort() : [...resourceTypes()];
+  // Without _type, a caller with scopes sees the types its scopes allow, not a refusal.
+  const types = request.types ? [...request.types].sort() : [...resourceTypes()].filter((type) => !ctx.access || searchable(ctx, type));
   const queries = types.map((resourceType) => {
     const conditions: Condition[] = criteria.map(([name, value]) => {
       try {
@@ -29,6 +31,8 @@ export async function systemSearch(ctx: FhirContext, params: [string, string][])
         throw error;
       }
     });
+    const restriction = searchRestriction(ctx, resourceType);
+    if (restriction) conditions.push(restriction);
     return { resourceType, conditions };
   });
   return multiTypeResponse(ctx.db, ctx.baseUrl, queries, request, ctx.baseUrl);

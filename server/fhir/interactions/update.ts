@@ -12,6 +12,7 @@ import { assertVersionMatches } from '../version-match.js';
 import { storeVersion } from '../version-write.js';
 import { containedTypesOf, syncContained } from '../contained.js';
 import { assertWritable } from '../write-checks.js';
+import { assertCanWrite } from '../access-checks.js';
 
 export interface UpdateOptions {
   ifMatch?: number;
@@ -37,6 +38,10 @@ export async function updateIn(
   const current = await lockCurrent(tx, resourceType, id);
   assertVersionMatches(options.ifMatch, current?.versionId, `${resourceType}/${id}`);
   const candidate = { ...resource, id } as Resource;
+  if (ctx.access) {
+    const previous = current?.content ? (JSON.parse(current.content) as Resource) : undefined;
+    assertCanWrite(ctx, previous ? 'update' : 'create', candidate, previous);
+  }
   await assertWritable(ctx, tx, candidate);
   const result = await storeVersion(tx, {
     resource: candidate,

@@ -7,12 +7,14 @@ import { isResourceType } from '../../../resources/definitions.js';
 import type { Resource } from '@medplum/fhirtypes';
 import { bumpRegistryGeneration, readBatchAfter, updateSearchColumns } from '../../store/reindex-store.js';
 import type { FhirContext } from '../context.js';
+import { assertAdmin } from '../access-checks.js';
 import { invalidValue } from '../errors.js';
 import { installCustomSearchParameters } from '../custom-search-parameters.js';
 
 const BATCH = 500;
 
 export async function reindex(ctx: FhirContext, requestedTypes: string[] | undefined): Promise<Parameters> {
+  assertAdmin(ctx, '$reindex');
   const unknown = (requestedTypes ?? []).filter((t) => !isResourceType(t));
   if (unknown.length) throw invalidValue(`$reindex: ${unknown.join(', ')} is not a resource type`);
   const load = await installCustomSearchParameters(ctx.db);

@@ -1,0 +1,70 @@
+// Everything a process needs to authorize requests, built once at start: signing keys, the token
+// service, the OAuth server of `@node-oauth/oauth2-server` on Kiln's model, and the first
+// administrator when the environment names one.
+import OAuth2Server from '@node-oauth/oauth2-server';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { Database } from '../store/database.js';
+import { oauthModel } from './oauth-model.js';
+import { loadKeyRing, type KeyRing } from './signing-keys.js';
+import { TokenService } from './tokens.js';
+import { createUser, hasAdmin, type LoginLimits } from './users.js';
+
+export interface AuthService {
+  db: Database;
+  keys: KeyRing;
+  tokens: TokenService;
+  oauth: OAuth2Server;
+  /** The FHIR base URL: token issuer and audience, and what `aud` must name at authorize. */
+  fhirBaseUrl: string;
+  /** Where the OAuth endpoints are (`…/auth`). */
+  authBaseUrl: string;
+  login: LoginLimits;
+  rateLimitPerMinute: number;
+  stop(): void;
+}
+
+export const AUTHORIZATION_CODE_SECONDS = 60;
+
+export async function createAuthService(db: Database, config: Config, fhirBaseUrl: string, logger: Logger): Promise<AuthService> {
+  const keys = await loadKeyRing(db);
+  const tokens = new TokenService(keys, fhirBaseUrl, config.KILN_ACCESS_TOKEN_SECONDS);
+  await tokens.refreshRevocations(db);
+  const poll = setInterval(() => {
+    tokens.refreshRevocations(db).catch((error: unknown) => logger.warn({ err: error }, 'could not read revoked tokens'));
+  }, config.KILN_REGISTRY_POLL_MS);
+  poll.unref();
+  const model = oauthModel({
+    db,
+    tokens,
+    refreshTokenSeconds: { offline: config.KILN_OFFLINE_REFRESH_DAYS * 86400, online: config.KILN_ONLINE_REFRESH_HOURS * 3600 },
+  });
+  const oauth = new OAuth2Server({
+    model,
+    accessTokenLifetime: config.KILN_ACCESS_TOKEN_SECONDS,
+    refreshTokenLifetime: config.KILN_OFFLINE_REFRESH_DAYS * 86400,
+    authorizationCodeLifetime: AUTHORIZATION_CODE_SECONDS,
+    allowExtendedTokenAttributes: true,
+    // The model decides who must authenticate how (server/auth/oauth-model.ts getClient).
+    requireClientAuthentication: { authorization_code: false, refresh_token: false, client_credentials: false },
+    alwaysIssueNewRefreshToken: true,
+    allowEmptyState: false,
+  });
+  if (config.KILN_ADMIN_USERNAME && config.KILN_ADMIN_PASSWORD && !(await hasAdmin(db))) {
+    await createUser(db, { username: config.KILN_ADMIN_USERNAME, password: config.KILN_ADMIN_PASSWORD, role: 'admin' });
+    logger.info({ username: config.KILN_ADMIN_USERNAME }, 'created the first administrator');
+  }
+  const origin = new URL(fhirBaseUrl);
+  const authBaseUrl = `${fhirBaseUrl.slice(0, fhirBaseUrl.length - origin.pathname.replace(/\/$/, '').length)}/auth`;
+  return {
+    db,
+    keys,
+    tokens,
+    oauth,
+    fhirBaseUrl,
+    authBaseUrl,
+    login: { maxFailures: config.KILN_LOGIN_MAX_FAILURES, lockMinutes: config.KILN_LOGIN_LOCK_MINUTES },
+    rateLimitPerMinute: config.KILN_RATE_LIMIT_PER_MINUTE,
+    stop: () => clearInterval(poll),
+  };
+}
