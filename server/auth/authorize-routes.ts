@@ -122,7 +122,6 @@ export function authorizeRouter(auth: AuthService, ctx: FhirContext): express.Ro
         const error = result.reason === 'locked' ? 'Too many failed attempts: this account is locked for a while.' : 'The username or password is not right.';
         return void res.status(401).type('html').send(loginPage({ action, hidden: { ...hidden, step: 'login' }, clientName, username: String(input.username ?? ''), error }));
       }
-      if (result.user.role === 'device') return sendAuthorizeError(res, new RedirectError('access_denied', 'devices do not sign in to apps'), params);
       session = { user: result.user };
     }
     const { user } = session;

@@ -12,7 +12,7 @@ import { formFields, newClient, newUser, PASSWORD, signIn, startAuthServer } fro
 
 type Client = Awaited<ReturnType<ReturnType<typeof smart>['ready']>>;
 /** What fhirclient keeps an app's session in (the Node adapter would use req.session). */
-interface Storage {
+interface AppSession {
   get(key: string): Promise<unknown>;
   set(key: string, value: unknown): Promise<unknown>;
   unset(key: string): Promise<boolean>;
@@ -56,7 +56,7 @@ afterAll(() => kiln.stop());
 // The app's side: the browser session fhirclient keeps its state in, and the requests and responses
 // Node's http server would hand the app (only what the Node adapter reads and writes).
 
-function memoryStorage(): Storage {
+function memoryStorage(): AppSession {
   const items = new Map<string, unknown>();
   return {
     get: async (key: string) => items.get(key),
@@ -217,6 +217,7 @@ describe('fhirclient: standalone launch', () => {
     expect(client.getUserType()).toBe('Patient');
     expect(await client.patient.read()).toMatchObject({ resourceType: 'Patient', id: ids.carol });
     expect(idsOf((await client.request(`Observation?patient=${ids.carol}`)) as Bundle)).toEqual([ids.carolObs]);
+    expect(idsOf((await client.request(`Observation?patient=${ids.bob}`)) as Bundle)).toEqual([]);
     await expect(client.request(`Patient/${ids.alice}`)).rejects.toMatchObject({ status: 403 });
     await expect(client.request(`Observation/${ids.bobObs}`)).rejects.toMatchObject({ status: 403 });
   });
