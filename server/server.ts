@@ -11,6 +11,7 @@ import { installCustomSearchParameters } from './fhir/custom-search-parameters.j
 import { fhirContext, openStore, type StoreOptions } from './open-store.js';
 import { createAuthService, type AuthService } from './auth/auth-service.js';
 import { endpoints } from './auth/discovery.js';
+import { AuditTrail } from './audit/audit-trail.js';
 import { registryGeneration } from './store/reindex-store.js';
 
 export interface RunningServer {
@@ -49,10 +50,12 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const baseUrl = config.KILN_BASE_URL ? config.baseUrl : `http://localhost:${port}/fhir`;
   let ctx = fhirContext(config, db, baseUrl);
   let auth: AuthService | undefined;
+  let audit: AuditTrail | undefined;
   if (config.KILN_AUTH === 'on') {
     auth = await createAuthService(db, config, baseUrl, logger);
     const { authorize, token, introspect, revoke } = endpoints(auth);
-    ctx = { ...ctx, oauthUris: { authorize, token, introspect, revoke } };
+    audit = new AuditTrail(db, logger);
+    ctx = { ...ctx, oauthUris: { authorize, token, introspect, revoke }, audit };
   } else {
     logger.warn('KILN_AUTH=off: every request is served without authorization. Use this for local development only.');
   }
@@ -70,6 +73,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
       const grace = setTimeout(() => server.closeAllConnections(), config.KILN_SHUTDOWN_GRACE_MS);
       await closed;
       clearTimeout(grace);
+      // Reads' AuditEvents still queued are stored before the database closes.
+      await audit?.flush();
       await db.close();
     })();
     return stopping;

@@ -62,6 +62,12 @@ export function tokenRouter(auth: AuthService): express.Router {
       if (body.client_id !== undefined && body.client_id !== assertedClientId) return oauthError(res, 401, 'invalid_client', 'client_id does not match the assertion');
       body.client_id = assertedClientId;
     }
+    // SMART: a public app refreshes with the refresh token alone; its client is the token's.
+    if (body.grant_type === 'refresh_token' && !body.client_id && !assertedClientId && !req.get('authorization') && body.refresh_token) {
+      const stored = await findRefreshToken(auth.db, String(body.refresh_token));
+      const owner = stored ? await findClient(auth.db, stored.clientId) : undefined;
+      if (owner?.kind === 'public') body.client_id = owner.clientId;
+    }
     const request = new OAuthRequest(req);
     const response = new OAuthResponse(res);
     try {

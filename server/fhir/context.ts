@@ -1,5 +1,6 @@
 // What every interaction needs: the database and the few settings that change behaviour.
 import type { ResourceScope } from '../auth/scopes.js';
+import type { AuditTrail } from '../audit/audit-trail.js';
 import type { Database } from '../store/database.js';
 
 export interface FhirContext {
@@ -16,6 +17,8 @@ export interface FhirContext {
   readonly maxPageSize: number;
   /** The OAuth endpoints, advertised in the CapabilityStatement when authorization is on. */
   readonly oauthUris?: { authorize: string; token: string; introspect: string; revoke: string };
+  /** Records AuditEvents of authorised reads and writes (present when authorization is on). */
+  readonly audit?: AuditTrail;
   /** The caller's authorization; absent for Kiln's own work and when authorization is off. */
   readonly access?: Access;
 }

@@ -226,8 +226,8 @@ describe('fhirclient: standalone launch', () => {
 describe('fhirclient: refresh', () => {
   const scope = 'launch/patient openid fhirUser patient/*.rs offline_access';
 
-  // Kiln wants a public app to name itself (client_id) when it refreshes; fhirclient does that
-  // with its refreshTokenWithClientId setting.
+  // With refreshTokenWithClientId fhirclient names the app when it refreshes; without it, it sends
+  // the refresh token alone (the test after this one). Kiln takes both.
   it('refresh() trades the refresh token for a new access token that works', async () => {
     const { client, storage } = await launch(`${APP}/launch`, { iss: kiln.fhirUrl, scope }, { username: patientUser.username }, { refreshTokenWithClientId: true });
     const before = { ...client.state.tokenResponse };
@@ -250,13 +250,15 @@ describe('fhirclient: refresh', () => {
     expect(saved.tokenResponse.access_token).toBe(after.access_token);
   });
 
-  // KNOWN KILN BUG: SMART App Launch lets a public app refresh with grant_type and refresh_token
-  // alone, which is what fhirclient sends by default; Kiln answers 400 invalid_client ("cannot
-  // retrieve client credentials"). Once Kiln accepts it, this test fails: make it a plain it().
-  it.failing("refresh() with fhirclient's default settings (no client_id in the request)", async () => {
+  // SMART App Launch lets a public app refresh with grant_type and refresh_token alone, which is
+  // what fhirclient sends by default.
+  it("refresh() with fhirclient's default settings (no client_id in the request)", async () => {
     const { client } = await launch(`${APP}/launch`, { iss: kiln.fhirUrl, scope }, { username: patientUser.username });
     const before = client.state.tokenResponse?.access_token;
     await client.refresh();
-    expect(client.state.tokenResponse?.access_token).not.toBe(before);
+    const after = client.state.tokenResponse?.access_token;
+    expect(typeof after).toBe('string');
+    expect(after).not.toBe(before);
+    expect(await client.patient.read()).toMatchObject({ id: ids.carol });
   });
 });

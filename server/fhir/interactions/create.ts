@@ -10,6 +10,7 @@ import { storeNewResource, storeVersion } from '../version-write.js';
 import { hasContained, syncContained } from '../contained.js';
 import { assertWritable } from '../write-checks.js';
 import { assertCanRead, assertCanWrite } from '../access-checks.js';
+import { audited, auditWrite } from '../audit-hooks.js';
 
 export interface CreateOptions {
   /** The If-None-Exist header: a search that, when it matches, turns the create into a no-op. */
@@ -27,11 +28,12 @@ export async function create(ctx: FhirContext, resource: Resource, options: Crea
   assertCanWrite(ctx, 'create', candidate);
   if (options.ifNoneExist === undefined) {
     await assertWritable(ctx, ctx.db, candidate);
-    // Contained resources are indexed in the same transaction as their container.
-    if (hasContained(candidate)) {
+    // Contained resources are indexed, and the AuditEvent stored, in the same transaction.
+    if (hasContained(candidate) || audited(ctx)) {
       return ctx.db.transaction(async (tx) => {
         const result = await storeVersion(tx, write);
         await syncContained(tx, `${resource.resourceType}/${id}`, [], candidate);
+        await auditWrite(ctx, tx, 'create', result);
         return result;
       });
     }
@@ -54,6 +56,7 @@ export async function create(ctx: FhirContext, resource: Resource, options: Crea
     await assertWritable(ctx, tx, candidate);
     const result = await storeVersion(tx, write);
     await syncContained(tx, `${resource.resourceType}/${id}`, [], candidate);
+    await auditWrite(ctx, tx, 'create', result);
     return result;
   });
 }

@@ -2,6 +2,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { Queryable } from '../../store/database.js';
 import { assertCanWrite } from '../access-checks.js';
+import { auditWrite } from '../audit-hooks.js';
 import { findMatchingIds, lockCriteria } from '../../store/match-query.js';
 import { lockCurrent } from '../../store/resource-store.js';
 import { parseCriteria } from '../conditional-criteria.js';
@@ -24,7 +25,9 @@ export async function deleteResource(ctx: FhirContext, resourceType: string, id:
     // Deleting what is already deleted changes nothing (R4: "has no effect").
     if (current.deleted) return { deleted: [] };
     if (ctx.access) assertCanWrite(ctx, 'delete', JSON.parse(current.content as string) as Resource);
-    return { deleted: [await deleteIn(tx, resourceType, id, current.versionId, current.content)] };
+    const deleted = await deleteIn(tx, resourceType, id, current.versionId, current.content);
+    await auditWrite(ctx, tx, 'delete', { resourceType, ...deleted });
+    return { deleted: [deleted] };
   });
 }
 
@@ -42,7 +45,9 @@ export async function conditionalDelete(ctx: FhirContext, resourceType: string, 
       const current = await lockCurrent(tx, resourceType, id);
       if (!current || current.deleted) continue;
       if (ctx.access) assertCanWrite(ctx, 'delete', JSON.parse(current.content as string) as Resource);
-      deleted.push(await deleteIn(tx, resourceType, id, current.versionId, current.content));
+      const done = await deleteIn(tx, resourceType, id, current.versionId, current.content);
+      await auditWrite(ctx, tx, 'delete', { resourceType, ...done });
+      deleted.push(done);
     }
     return { deleted };
   });

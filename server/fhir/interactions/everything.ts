@@ -10,6 +10,7 @@ import type { FhirContext } from '../context.js';
 import { badRequest, invalidValue, notFound } from '../errors.js';
 import { read } from './read.js';
 import { searchable, searchRestriction } from '../access-checks.js';
+import { auditRead } from '../audit-hooks.js';
 
 export interface EverythingPage {
   bundle: string;
@@ -52,5 +53,7 @@ export async function everything(ctx: FhirContext, compartmentType: string, owne
     if (since) conditions.push({ kind: 'compare', column: { row: 'last_updated' }, op: '>=', value: since });
     return { resourceType: type, conditions };
   });
-  return { bundle: await multiTypeResponse(ctx.db, ctx.baseUrl, queries, request, `${ctx.baseUrl}/${path}`) };
+  const bundle = await multiTypeResponse(ctx.db, ctx.baseUrl, queries, request, `${ctx.baseUrl}/${path}`);
+  auditRead(ctx, 'operation', { type: compartmentType, query: `${path}?${params}` });
+  return { bundle };
 }

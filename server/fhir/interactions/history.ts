@@ -6,6 +6,7 @@ import { readCurrent } from '../../store/resource-store.js';
 import type { Resource } from '@medplum/fhirtypes';
 import { assertCanRead, assertUnconfined, forbidden, permittingScopes } from '../access-checks.js';
 import type { FhirContext } from '../context.js';
+import { auditRead } from '../audit-hooks.js';
 import { badRequest, invalidValue, notFound } from '../errors.js';
 
 const FORMAT_PARAMETERS = new Set(['_format', '_pretty']);
@@ -29,6 +30,8 @@ export async function history(ctx: FhirContext, scope: HistoryScope, query: URLS
       throw forbidden('History of the whole server needs a scope that searches every type (*.s)');
     }
   }
+  const interaction = scope.id ? 'history-instance' : scope.resourceType ? 'history-type' : 'history-system';
+  auditRead(ctx, interaction, { type: scope.resourceType, query: `${[scope.resourceType, scope.id, '_history'].filter(Boolean).join('/')}?${query}` });
   const params = parseHistoryParameters(ctx, query);
   const rows = await readHistory(ctx.db, { scope, ...params });
   const more = rows.length > params.count;

@@ -2,6 +2,7 @@
 import { readCurrentBatched, readVersion, type StoredVersion } from '../../store/resource-store.js';
 import type { Resource } from '@medplum/fhirtypes';
 import { assertCanRead } from '../access-checks.js';
+import { auditRead } from '../audit-hooks.js';
 import type { FhirContext } from '../context.js';
 import { gone, notFound } from '../errors.js';
 
@@ -12,6 +13,7 @@ export async function read(ctx: FhirContext, resourceType: string, id: string): 
   if (!current) throw notFound(`${resourceType}/${id} is not known`);
   if (current.deleted || current.content === null) throw gone(`${resourceType}/${id} has been deleted`);
   if (ctx.access) await assertCanRead(ctx, JSON.parse(current.content) as Resource);
+  auditRead(ctx, 'read', { reference: `${resourceType}/${id}/_history/${current.versionId}` });
   return { ...current, resourceType, content: current.content };
 }
 
@@ -20,5 +22,6 @@ export async function vread(ctx: FhirContext, resourceType: string, id: string, 
   if (!version) throw notFound(`${resourceType}/${id} has no version ${versionId}`);
   if (version.deleted || version.content === null) throw gone(`Version ${versionId} of ${resourceType}/${id} is a deletion`);
   if (ctx.access) await assertCanRead(ctx, JSON.parse(version.content) as Resource);
+  auditRead(ctx, 'vread', { reference: `${resourceType}/${id}/_history/${version.versionId}` });
   return { ...version, resourceType, content: version.content };
 }

@@ -10,6 +10,7 @@ import { resolveIncludes, type FoundResource } from '../search/includes.js';
 import { parseSearch, type ParsedSearch } from '../search/parse-search.js';
 import { compartmentCondition } from './everything.js';
 import { readable, searchRestriction } from '../access-checks.js';
+import { auditRead } from '../audit-hooks.js';
 
 export interface SearchOptions {
   lenient: boolean;
@@ -62,6 +63,7 @@ export async function search(ctx: FhirContext, resourceType: string, params: [st
     ...included.map((r) => entryText(ctx, plan, r, 'include')),
   ];
   if (plan.ignored.length) entries.push(JSON.stringify({ resource: ignoredOutcome(plan.ignored), search: { mode: 'outcome' } }));
+  auditRead(ctx, 'search-type', { type: resourceType, query: `${prefix}${resourceType}?${new URLSearchParams(params)}` });
   const headText = JSON.stringify(head);
   return `${headText.slice(0, -1)}${entries.length ? `,"entry":[${entries.join(',')}]` : ''}}`;
 }

@@ -7,6 +7,7 @@ import { badRequest, notSupported } from '../errors.js';
 import { criterionCondition, UnknownParameter } from '../search/criteria.js';
 import { multiTypeResponse, newMultiTypeRequest, readSharedParameter } from '../search/multi-type-pages.js';
 import { searchable, searchRestriction } from '../access-checks.js';
+import { auditRead } from '../audit-hooks.js';
 
 const UNSUPPORTED = new Set(['_sort', '_include', '_revinclude', '_total', '_summary', '_elements', '_contained']);
 
@@ -35,5 +36,7 @@ export async function systemSearch(ctx: FhirContext, params: [string, string][])
     if (restriction) conditions.push(restriction);
     return { resourceType, conditions };
   });
-  return multiTypeResponse(ctx.db, ctx.baseUrl, queries, request, ctx.baseUrl);
+  const bundle = await multiTypeResponse(ctx.db, ctx.baseUrl, queries, request, ctx.baseUrl);
+  auditRead(ctx, 'search-system', { query: `?${new URLSearchParams(params)}` });
+  return bundle;
 }

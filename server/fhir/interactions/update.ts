@@ -13,6 +13,7 @@ import { storeVersion } from '../version-write.js';
 import { containedTypesOf, syncContained } from '../contained.js';
 import { assertWritable } from '../write-checks.js';
 import { assertCanWrite } from '../access-checks.js';
+import { auditWrite } from '../audit-hooks.js';
 
 export interface UpdateOptions {
   ifMatch?: number;
@@ -52,6 +53,7 @@ export async function updateIn(
     url: `${resourceType}/${id}`,
   });
   await syncContained(tx, `${resourceType}/${id}`, containedTypesOf(current?.content), candidate);
+  await auditWrite(ctx, tx, !current ? 'create' : options.method === 'PATCH' ? 'patch' : 'update', result);
   return result;
 }
 
