@@ -6,15 +6,26 @@ import { fhirContext, openStore } from '../open-store.js';
 import { formatSummary, runImport } from './import/run-import.js';
 import { httpSink, localSink, type Sink } from './import/sinks.js';
 import { InputError } from './import/sources.js';
+import { ClientInputError, createClient, type ClientKind, type GrantType } from '../auth/clients.js';
+import { createUser, UserInputError, type Role } from '../auth/users.js';
 
 const USAGE = `Usage: kiln import <file-or-folder>... [options]
+       kiln admin create <username> [--role admin|practitioner|patient|device] [--fhir-user Type/id]
+       kiln admin client <name> --kind public|confidential-symmetric|confidential-asymmetric --scope "<scopes>"
+                         [--redirect-uri <uri>]... [--grant <type>]... [--jwks-uri <url>]
+
+kiln admin create: creates an account; the password is read from KILN_ADMIN_PASSWORD, or from
+standard input (one line). kiln admin client: registers an application and prints its client_id
+(and, for confidential-symmetric, its secret, shown this once). Both write to the database this
+environment configures.
 
 Imports FHIR R4 Bundles (.json: transaction and batch Bundles as they are; other Bundles and
 single resources as a batch) and NDJSON files (.ndjson, one resource a line), through Kiln's
 own interactions: validated, indexed, and referenced as the REST API would.
 
 Options:
-  --url <fhir base>      send the Bundles to a running Kiln (e.g. http://localhost:8080/fhir)
+  --url <fhir base>      send the Bundles to a running Kiln (e.g. http://localhost:8080/fhir),
+                         with the bearer token in KILN_TOKEN when it requires authorization
                          instead of writing to the database this environment configures
                          (DATABASE_URL, or the embedded database in KILN_DATA_DIR, which no
                          running server may be using at the same time)
@@ -32,6 +43,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return command ? 0 : 2;
   }
+  if (command === 'admin') return admin(rest);
   if (command !== 'import') {
     process.stderr.write(`kiln: unknown command "${command}"\n\n${USAGE}\n`);
     return 2;
@@ -57,7 +69,7 @@ async function main(argv: string[]): Promise<number> {
   let sink: Sink;
   let defaultConcurrency = 4;
   if (values.url) {
-    sink = httpSink(values.url);
+    sink = httpSink(values.url, process.env.KILN_TOKEN);
   } else {
     const config = loadConfig();
     const db = await openStore(config);
@@ -76,6 +88,64 @@ async function main(argv: string[]): Promise<number> {
     return summary.failures.length ? 1 : 0;
   } finally {
     await sink.close();
+  }
+}
+
+async function readLine(): Promise<string> {
+  let text = '';
+  for await (const chunk of process.stdin) {
+    text += String(chunk);
+    if (text.includes('\n')) break;
+  }
+  return text.split('\n')[0].replace(/\r$/, '');
+}
+
+/** `kiln admin create` and `kiln admin client`: the first accounts and apps, straight into the database. */
+async function admin(argv: string[]): Promise<number> {
+  const [action, name, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      role: { type: 'string' },
+      'fhir-user': { type: 'string' },
+      kind: { type: 'string' },
+      scope: { type: 'string' },
+      'redirect-uri': { type: 'string', multiple: true },
+      grant: { type: 'string', multiple: true },
+      'jwks-uri': { type: 'string' },
+    },
+  });
+  if ((action !== 'create' && action !== 'client') || !name) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  const config = loadConfig();
+  const db = await openStore(config);
+  try {
+    if (action === 'create') {
+      const password = process.env.KILN_ADMIN_PASSWORD ?? (await readLine());
+      const user = await createUser(db, { username: name, password, role: (values.role ?? 'admin') as Role, fhirUser: values['fhir-user'] });
+      process.stdout.write(`Created ${user.role} ${user.username} (${user.id})${user.fhirUser ? ` as ${user.fhirUser}` : ''}\n`);
+      return 0;
+    }
+    const { client, secret } = await createClient(db, {
+      name,
+      kind: values.kind as ClientKind,
+      scope: values.scope ?? '',
+      redirectUris: values['redirect-uri'],
+      grantTypes: values.grant as GrantType[] | undefined,
+      jwksUri: values['jwks-uri'],
+    });
+    process.stdout.write(`client_id: ${client.clientId}\n${secret ? `client_secret: ${secret}\n(shown this once; Kiln keeps only its hash)\n` : ''}`);
+    return 0;
+  } catch (error) {
+    if (error instanceof UserInputError || error instanceof ClientInputError) {
+      process.stderr.write(`kiln admin: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  } finally {
+    await db.close();
   }
 }
 

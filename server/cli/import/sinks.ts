@@ -33,13 +33,14 @@ export function localSink(ctx: FhirContext, close: () => Promise<void>): Sink {
   };
 }
 
-export function httpSink(fhirBase: string): Sink {
+/** `token`: a bearer token for a Kiln with authorization on (KILN_TOKEN). */
+export function httpSink(fhirBase: string, token?: string): Sink {
   const url = fhirBase.replace(/\/+$/, '');
   return {
     async send(bundle) {
       const response = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/fhir+json', accept: 'application/fhir+json', prefer: 'return=minimal' },
+        headers: { 'content-type': 'application/fhir+json', accept: 'application/fhir+json', prefer: 'return=minimal', ...(token ? { authorization: `Bearer ${token}` } : {}) },
         body: JSON.stringify(bundle),
       });
       const body = (await response.json().catch(() => undefined)) as (Bundle & { issue?: { details?: { text?: string }; diagnostics?: string }[] }) | undefined;

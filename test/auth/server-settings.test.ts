@@ -1,0 +1,75 @@
+// How authorization is switched and bounded: on unless KILN_AUTH=off is asked for (with a warning
+// at every start), the first administrator from the environment, and requests per minute.
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+import request from 'supertest';
+import { newClient, signIn, startAuthServer } from './support.js';
+
+const MAIN = resolve(import.meta.dirname, '../../dist/server/main.js');
+
+async function freePort(): Promise<number> {
+  return new Promise((done) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => done(port));
+    });
+  });
+}
+
+/** Starts `npm start`'s entry point, waits until it answers, and stops it; returns what it logged. */
+async function startAndStop(env: Record<string, string>): Promise<{ log: string; unauthenticated: number }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [MAIN], { env: { ...process.env, KILN_WORKERS: '1', KILN_DATA_DIR: '', DATABASE_URL: process.env.DATABASE_URL ?? '', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', KILN_BASE_URL: '', ...env } });
+  let log = '';
+  child.stdout.on('data', (c: Buffer) => (log += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (log += c.toString()));
+  let status = 0;
+  for (let i = 0; i < 900 && !status; i++) {
+    status = await fetch(`http://127.0.0.1:${port}/fhir/Patient`, { signal: AbortSignal.timeout(3000) }).then((r) => r.status, () => 0);
+    if (!status) await new Promise((r) => setTimeout(r, 100));
+  }
+  const exited = new Promise((done) => child.once('exit', done));
+  child.kill('SIGTERM');
+  await exited;
+  return { log, unauthenticated: status };
+}
+
+it('requires a token by default, and serves without one only when KILN_AUTH=off is set, warning each time', async () => {
+  const dataDir = `${process.env.KILN_TEST_RUN_DIR ?? '/tmp'}/settings-${Date.now()}`;
+  const on = await startAndStop({ KILN_DATA_DIR: `${dataDir}-on` });
+  expect(on.unauthenticated).toBe(401);
+  expect(on.log).not.toContain('KILN_AUTH=off');
+  const off = await startAndStop({ KILN_AUTH: 'off', KILN_DATA_DIR: `${dataDir}-off` });
+  expect(off.unauthenticated).toBe(200);
+  expect(off.log).toContain('KILN_AUTH=off');
+}, 300_000);
+
+it('creates the first administrator from KILN_ADMIN_USERNAME and KILN_ADMIN_PASSWORD', async () => {
+  const username = `first-admin-${Date.now()}`;
+  const kiln = await startAuthServer({ KILN_ADMIN_USERNAME: username, KILN_ADMIN_PASSWORD: 'the first admin password' });
+  try {
+    const { client } = await newClient(kiln, { scope: 'user/*.cruds' });
+    const tokens = await signIn(kiln, { clientId: client.clientId, scope: 'user/*.cruds', username, password: 'the first admin password' });
+    expect((await request(kiln.server).get('/admin/users').set('Authorization', `Bearer ${tokens.access_token}`)).status).toBe(200);
+  } finally {
+    await kiln.stop();
+  }
+});
+
+it('answers 429 with an OperationOutcome and Retry-After past the configured requests per minute', async () => {
+  const kiln = await startAuthServer({ KILN_RATE_LIMIT_PER_MINUTE: '5' });
+  try {
+    const statuses: number[] = [];
+    let last: request.Response | undefined;
+    for (let i = 0; i < 7; i++) {
+      last = await request(kiln.server).get('/fhir/metadata');
+      statuses.push(last.status);
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
+    expect(last?.body.resourceType).toBe('OperationOutcome');
+    expect(Number(last?.headers['retry-after'])).toBeGreaterThan(0);
+  } finally {
+    await kiln.stop();
+  }
+});
