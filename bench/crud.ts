@@ -3,6 +3,9 @@
 // it prints figures and asserts nothing. See bench/README.md.
 import os from 'node:os';
 import pg from 'pg';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { randomUUID } from 'node:crypto';
+import { createClient } from '../server/auth/clients.js';
 import { runInChild } from './support/children.js';
 import { DEFAULT_DATABASE_URL, redacted, resetDatabase } from './support/database.js';
 import { runBenchmark } from './support/bench-main.js';
@@ -15,6 +18,8 @@ import { coresBetween, cpuSnapshot, type CpuSnapshot } from './support/stats.js'
 const RAW_TABLE = 'bench_raw_observation';
 const CREATE_GOAL = 0.4;
 const READ_GOAL = 4000;
+/** Reads with a bearer token may cost at most this share of read throughput. */
+const AUTH_COST_GOAL = 0.1;
 
 interface Phase {
   label: string;
@@ -114,12 +119,12 @@ async function probeObservation(origin: string, patientId: string): Promise<void
 }
 
 function printSummary(phases: Phase[]): void {
-  const [create, read, insert, select] = phases;
+  const [create, read, insert, select, authorised] = phases;
   console.log('\nSummary');
   const header = `  ${'phase'.padEnd(40)}${pad('ops/s', 10)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('non-2xx', 9)}${pad('errors', 8)}`;
   console.log(header);
   console.log(`  ${'-'.repeat(header.length - 2)}`);
-  for (const { label, result } of [create, insert, read, select]) {
+  for (const { label, result } of [create, insert, read, authorised, select]) {
     console.log(
       `  ${label.padEnd(40)}${pad(number(result.perSecond), 10)}${pad(number(result.p50, 1), 9)}${pad(number(result.p99, 1), 9)}` +
         `${pad(number(result.unexpected), 9)}${pad(number(result.errors), 8)}`,
@@ -136,6 +141,11 @@ function printSummary(phases: Phase[]): void {
   console.log(
     `  reads/s ÷ raw selects/s   : ${number((read.result.perSecond / select.result.perSecond) * 100, 1)} %` +
       `   (${number(read.result.perSecond)} ÷ ${number(select.result.perSecond)})`,
+  );
+  const cost = 1 - authorised.result.perSecond / read.result.perSecond;
+  console.log(
+    `  cost of authorisation     : ${number(cost * 100, 1)} % of read throughput` +
+      `   (${number(authorised.result.perSecond)} with a token vs ${number(read.result.perSecond)} without; goal < ${AUTH_COST_GOAL * 100} %: ${met(cost < AUTH_COST_GOAL)})`,
   );
 }
 
@@ -191,15 +201,15 @@ async function benchServer(settings: Settings, databaseUrl: string, serverVersio
 
     const common = { connections: settings.connections, seconds: settings.seconds, warmupSeconds: settings.warmupSeconds };
     const http = { origin, basePath: '/fhir' };
-    const create = await runPhase('[1/4]', 'Kiln create (HTTP POST Observation)', 'creates', { kind: 'http-create', ...http, patientId, ...common }, settings, server);
+    const create = await runPhase('[1/5]', 'Kiln create (HTTP POST Observation)', 'creates', { kind: 'http-create', ...http, patientId, ...common }, settings, server);
 
     const idRows = await pool.query<{ id: string }>('SELECT id FROM "Observation" ORDER BY random() LIMIT 100000');
     const ids = idRows.rows.map((row) => row.id);
     console.log(`      read phases pick among ${number(ids.length)} Observation ids`);
-    const read = await runPhase('[2/4]', 'Kiln read (HTTP GET Observation/id)', 'reads', { kind: 'http-read', ...http, ids, ...common }, settings, server);
+    const read = await runPhase('[2/5]', 'Kiln read (HTTP GET Observation/id)', 'reads', { kind: 'http-read', ...http, ids, ...common }, settings, server);
 
     const insert = await runPhase(
-      '[3/4]',
+      '[3/5]',
       `Raw INSERT (pg, ${RAW_TABLE})`,
       'inserts',
       { kind: 'raw-insert', databaseUrl, table: RAW_TABLE, patientId, ...common },
@@ -207,7 +217,7 @@ async function benchServer(settings: Settings, databaseUrl: string, serverVersio
       server,
     );
     const select = await runPhase(
-      '[4/4]',
+      '[4/5]',
       'Raw SELECT content by id (pg)',
       'selects',
       { kind: 'raw-select', databaseUrl, table: 'Observation', ids, ...common },
@@ -215,13 +225,51 @@ async function benchServer(settings: Settings, databaseUrl: string, serverVersio
       server,
     );
 
-    printSummary([create, read, insert, select]);
-    console.log(`\n  rows at the end: ${await countRows(pool)}`);
-    console.log(`  server memory at the end: rss ${mib(server.rssBytes())} over ${server.pids().length} processes`);
+    const rows = await countRows(pool);
+    const memory = `rss ${mib(server.rssBytes())} over ${server.pids().length} processes`;
+    await server.stop();
+
+    // The same reads on a server with authorization on, each carrying a bearer token: the token is
+    // verified, the scope checked, and an AuditEvent recorded for every read.
+    const secured = await startServerProcess({ ...serverEnv, KILN_AUTH: 'on', KILN_RATE_LIMIT_PER_MINUTE: '10000000' });
+    try {
+      const bearer = await backendToken(pool, secured.origin);
+      const authorised = await runPhase('[5/5]', 'Kiln read with a bearer token (auth on)', 'reads', { kind: 'http-read', ...http, origin: secured.origin, ids, bearer, ...common }, settings, secured);
+      printSummary([create, read, insert, select, authorised]);
+      const audits = await pool.query<{ n: string }>('SELECT count(*) AS n FROM "AuditEvent"');
+      console.log(`\n  rows at the end: ${rows}; AuditEvent ${number(Number(audits.rows[0].n))} (one per authorised read)`);
+      console.log(`  server memory: ${memory} at the end of phase 4; rss ${mib(secured.rssBytes())} with authorization on`);
+    } finally {
+      await secured.stop();
+    }
   } finally {
     await pool.end();
     await server.stop();
   }
+}
+
+/** A backend service's token (SMART Backend Services), as a real system client gets one. */
+async function backendToken(pool: pg.Pool, origin: string): Promise<string> {
+  const { privateKey, publicKey } = await generateKeyPair('RS384', { extractable: true });
+  const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: 'bench', alg: 'RS384' }] };
+  const { client } = await createClient(pool, { name: 'bench:crud', kind: 'confidential-asymmetric', jwks, grantTypes: ['client_credentials'], scope: 'system/Observation.rs' });
+  const tokenUrl = `${origin}/auth/token`;
+  const assertion = await new SignJWT({})
+    .setProtectedHeader({ alg: 'RS384', kid: 'bench' })
+    .setIssuer(client.clientId)
+    .setSubject(client.clientId)
+    .setAudience(tokenUrl)
+    .setJti(randomUUID())
+    .setExpirationTime('4m')
+    .sign(privateKey);
+  const response = await fetch(tokenUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'system/Observation.rs', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion }),
+  });
+  const body = (await response.json()) as { access_token?: string };
+  if (!body.access_token) throw new Error(`no token: ${response.status} ${JSON.stringify(body)}`);
+  return body.access_token;
 }
 
 process.exit(
@@ -229,7 +277,7 @@ process.exit(
     name: 'bench:crud',
     settings: () => parseSettings(process.argv.slice(2), process.env),
     defaultDatabaseUrl: DEFAULT_DATABASE_URL,
-    budgetMs: (settings) => (4 * (settings.warmupSeconds + settings.seconds + 60) + 120) * 1000,
+    budgetMs: (settings) => (5 * (settings.warmupSeconds + settings.seconds + 60) + 180) * 1000,
     run: bench,
   }),
 );

@@ -25,7 +25,7 @@ function requestFor(job: HttpJob): autocannon.Request {
   return {
     method: 'GET',
     path: `${job.basePath}/Observation/${ids[0]}`,
-    headers: { accept: 'application/fhir+json' },
+    headers: { accept: 'application/fhir+json', ...(job.bearer ? { authorization: `Bearer ${job.bearer}` } : {}) },
     setupRequest: (request) => {
       request.path = `${job.basePath}/Observation/${ids[Math.floor(Math.random() * ids.length)]}`;
       return request;

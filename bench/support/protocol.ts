@@ -3,7 +3,7 @@
 /** What a child process is asked to do; it answers with one PhaseResult and exits. */
 export type Job =
   | { kind: 'http-create'; origin: string; basePath: string; patientId: string; connections: number; seconds: number; warmupSeconds: number }
-  | { kind: 'http-read'; origin: string; basePath: string; ids: string[]; connections: number; seconds: number; warmupSeconds: number }
+  | { kind: 'http-read'; origin: string; basePath: string; ids: string[]; connections: number; seconds: number; warmupSeconds: number; bearer?: string }
   | { kind: 'raw-insert'; databaseUrl: string; table: string; patientId: string; connections: number; seconds: number; warmupSeconds: number }
   | { kind: 'raw-select'; databaseUrl: string; table: string; ids: string[]; connections: number; seconds: number; warmupSeconds: number };
 
