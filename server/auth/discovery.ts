@@ -34,39 +34,40 @@ export function endpoints(auth: AuthService) {
   };
 }
 
-export function smartConfiguration(auth: AuthService) {
+/** What both discovery documents say alike: where the endpoints are and how clients talk to them. */
+function sharedConfiguration(auth: AuthService) {
   const urls = endpoints(auth);
   return {
     issuer: auth.fhirBaseUrl,
     jwks_uri: urls.jwks,
     authorization_endpoint: urls.authorize,
     token_endpoint: urls.token,
+    response_types_supported: ['code'],
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'private_key_jwt'],
+    code_challenge_methods_supported: ['S256'],
+  };
+}
+
+export function smartConfiguration(auth: AuthService) {
+  const urls = endpoints(auth);
+  return {
+    ...sharedConfiguration(auth),
     introspection_endpoint: urls.introspect,
     revocation_endpoint: urls.revoke,
     grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
-    response_types_supported: ['code'],
-    token_endpoint_auth_methods_supported: ['client_secret_basic', 'private_key_jwt'],
     token_endpoint_auth_signing_alg_values_supported: ['RS384', 'ES384'],
     scopes_supported: ['openid', 'fhirUser', 'launch', 'launch/patient', 'launch/encounter', 'offline_access', 'online_access', 'patient/*.cruds', 'user/*.cruds', 'system/*.cruds', 'patient/*.read', 'patient/*.write', 'user/*.read', 'user/*.write', 'system/*.read', 'system/*.write'],
-    code_challenge_methods_supported: ['S256'],
     capabilities: SMART_CAPABILITIES,
   };
 }
 
 function openidConfiguration(auth: AuthService) {
-  const urls = endpoints(auth);
   return {
-    issuer: auth.fhirBaseUrl,
-    authorization_endpoint: urls.authorize,
-    token_endpoint: urls.token,
-    jwks_uri: urls.jwks,
-    response_types_supported: ['code'],
+    ...sharedConfiguration(auth),
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: [TOKEN_ALG],
     scopes_supported: ['openid', 'fhirUser'],
     claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'nonce', 'fhirUser'],
-    token_endpoint_auth_methods_supported: ['client_secret_basic', 'private_key_jwt'],
-    code_challenge_methods_supported: ['S256'],
   };
 }
 

@@ -30,8 +30,9 @@ export function permittingScopes(ctx: FhirContext, type: string, interaction: In
   }
   if (access.role === 'device') {
     const ownDevice = type === 'Device' && id !== undefined && access.fhirUser === `Device/${id}`;
-    if (!((type === 'Observation' && interaction === 'create') || (ownDevice && (interaction === 'read' || interaction === 'update')))) {
-      throw forbidden('A device may only create Observations and read or update its own Device');
+    // Its own Device: read, updated, or created under its own id (PUT Device/{id}).
+    if (!((type === 'Observation' && interaction === 'create') || (ownDevice && ['read', 'update', 'create'].includes(interaction)))) {
+      throw forbidden('A device may only create Observations and read, create or update its own Device');
     }
   }
   let scopes = scopesFor(access.scopes, type, interaction);

@@ -128,6 +128,13 @@ it('refuses a scope Kiln does not know, or one the client may not have, with inv
   }
 });
 
+it('refuses a grant the client is not registered for with unauthorized_client', async () => {
+  const { client } = await newClient(kiln, { kind: 'confidential-asymmetric', jwks, redirectUris: ['http://localhost:9999/callback'], grantTypes: ['authorization_code'], scope: 'system/*.rs user/*.rs' });
+  const answer = await clientCredentials({ client: client.clientId });
+  expect(answer.status).toBe(400);
+  expect(answer.body.error).toBe('unauthorized_client');
+});
+
 it('lets a confidential app authenticate with client_secret_basic, and refuses a wrong secret', async () => {
   const { client, secret } = await newClient(kiln, { kind: 'confidential-symmetric', redirectUris: [], grantTypes: ['client_credentials'], scope: 'system/Patient.rs' });
   const basic = (s: string) => `Basic ${Buffer.from(`${client.clientId}:${s}`).toString('base64')}`;
