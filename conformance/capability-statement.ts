@@ -7,6 +7,8 @@ import { COMPARTMENT_TYPES } from '../resources/compartments.js';
 import { CONDITIONAL, SYSTEM_INTERACTIONS, TYPE_INTERACTIONS } from '../server/fhir/supported-interactions.js';
 
 export interface CapabilityOptions {
+  /** The OAuth endpoints when SMART on FHIR authorization is on. */
+  oauthUris?: { authorize: string; token: string; introspect: string; revoke: string };
   baseUrl: string;
   checkReferences: boolean;
   software?: { name: string; version: string };
@@ -42,6 +44,21 @@ function revIncludesByTarget(): Map<string, string[]> {
   return byTarget;
 }
 
+/** SMART App Launch §discovery: the security service and the `oauth-uris` extension. */
+function smartSecurity(uris: NonNullable<CapabilityOptions['oauthUris']>) {
+  return {
+    cors: true,
+    description: 'SMART on FHIR (SMART App Launch 2.x): OAuth 2.0 bearer tokens; see /.well-known/smart-configuration',
+    service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }], text: 'OAuth2 using SMART-on-FHIR profile' }],
+    extension: [
+      {
+        url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris',
+        extension: Object.entries(uris).map(([url, valueUri]) => ({ url, valueUri })),
+      },
+    ],
+  };
+}
+
 export function capabilityStatement(options: CapabilityOptions): CapabilityStatement {
   const revIncludes = revIncludesByTarget();
   const software = options.software ?? { name: 'Kiln', version: process.env.npm_package_version ?? '0.1.0' };
@@ -61,6 +78,7 @@ export function capabilityStatement(options: CapabilityOptions): CapabilityState
     rest: [
       {
         mode: 'server',
+        ...(options.oauthUris ? { security: smartSecurity(options.oauthUris) } : {}),
         resource: resourceTypes().map((type) => ({
           type: type as CapabilityStatementRestResource['type'],
           profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
