@@ -253,7 +253,9 @@ async function backendToken(pool: pg.Pool, origin: string): Promise<string> {
   const { privateKey, publicKey } = await generateKeyPair('RS384', { extractable: true });
   const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: 'bench', alg: 'RS384' }] };
   const { client } = await createClient(pool, { name: 'bench:crud', kind: 'confidential-asymmetric', jwks, grantTypes: ['client_credentials'], scope: 'system/Observation.rs' });
-  const tokenUrl = `${origin}/auth/token`;
+  // The assertion names the token endpoint as the server publishes it; the request goes to the address it listens on.
+  const discovery = (await (await fetch(`${origin}/fhir/.well-known/smart-configuration`)).json()) as { token_endpoint: string };
+  const tokenUrl = discovery.token_endpoint;
   const assertion = await new SignJWT({})
     .setProtectedHeader({ alg: 'RS384', kid: 'bench' })
     .setIssuer(client.clientId)
@@ -262,7 +264,7 @@ async function backendToken(pool: pg.Pool, origin: string): Promise<string> {
     .setJti(randomUUID())
     .setExpirationTime('4m')
     .sign(privateKey);
-  const response = await fetch(tokenUrl, {
+  const response = await fetch(`${origin}${new URL(tokenUrl).pathname}`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'system/Observation.rs', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion }),

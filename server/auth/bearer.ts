@@ -11,6 +11,17 @@ import { InvalidToken } from './tokens.js';
 /** Paths anyone may read: the CapabilityStatement and the discovery documents. */
 const PUBLIC = [/^\/metadata$/, /^\/\.well-known\//];
 
+/** Parsed scope strings: a client sends the same token, with the same scopes, request after request. */
+const parsedScopes = new Map<string, ReturnType<typeof parseScopes>>();
+function scopesOf(text: string) {
+  let found = parsedScopes.get(text);
+  if (!found) {
+    if (parsedScopes.size >= 1000) parsedScopes.clear();
+    parsedScopes.set(text, (found = parseScopes(text)));
+  }
+  return found;
+}
+
 function unauthorized(description: string, error = 'invalid_token'): FhirError {
   const header = error ? `Bearer realm="Kiln", error="${error}", error_description="${description.replace(/"/g, "'")}"` : 'Bearer realm="Kiln"';
   return new FhirError(401, [issue('login', description)], { 'WWW-Authenticate': header });
@@ -25,7 +36,7 @@ export function bearerAuthorization(auth: AuthService) {
     if (!match) return next(unauthorized('The Authorization header is not a bearer token', 'invalid_request'));
     try {
       const claims = await auth.tokens.verifyAccessToken(match[1]);
-      const scopes = parseScopes(claims.scope);
+      const scopes = scopesOf(claims.scope);
       const ownPatient = claims.role === 'patient' ? claims.fhirUser?.split('/')[1] : undefined;
       // patient/ scopes confine the token to its launch patient; a patient user is always confined to themself.
       const patientScopes = scopes.resources.some((s) => s.context === 'patient');

@@ -36,6 +36,8 @@ export interface AccessClaims extends TokenSubject {
 
 export class InvalidToken extends Error {}
 
+const VERIFIED_CACHE_SIZE = 10_000;
+
 export class TokenService {
   private revoked = new Set<string>();
 
@@ -81,8 +83,24 @@ export class TokenService {
       .sign(this.keys.current.key);
   }
 
+  /** Tokens verified already, so a client's every request does not pay for the signature again. */
+  private verified = new Map<string, AccessClaims>();
+
   /** The claims of a valid access token; InvalidToken says why one is not. */
   async verifyAccessToken(token: string): Promise<AccessClaims> {
+    const known = this.verified.get(token);
+    if (known) {
+      if (known.exp * 1000 <= Date.now()) throw new InvalidToken('the token has expired');
+      if (this.revoked.has(known.jti)) throw new InvalidToken('the token has been revoked');
+      return known;
+    }
+    const claims = await this.verifySignedToken(token);
+    if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.clear();
+    this.verified.set(token, claims);
+    return claims;
+  }
+
+  private async verifySignedToken(token: string): Promise<AccessClaims> {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, async (header) => {

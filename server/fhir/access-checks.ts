@@ -61,14 +61,20 @@ function filterCondition(ctx: FhirContext, type: string, scopes: ResourceScope[]
 
 /** 403 unless the caller may read `resource` (a read, vread, history entry or conditional match). */
 export async function assertCanRead(ctx: FhirContext, resource: Resource): Promise<void> {
+  await assertCanReadStored(ctx, resource.resourceType, resource.id as string, resource);
+}
+
+/** The same for a stored resource, parsed only when its content matters (a token confined to a patient). */
+export async function assertCanReadStored(ctx: FhirContext, resourceType: string, id: string, content: string | Resource): Promise<void> {
   if (!ctx.access) return;
-  const scopes = permittingScopes(ctx, resource.resourceType, 'read', resource.id);
-  if (ctx.access.patient && !inPatientCompartment(ctx, resource, ctx.access.patient)) {
-    throw forbidden(`${resource.resourceType}/${resource.id} is not in the compartment of the token's patient`);
+  const scopes = permittingScopes(ctx, resourceType, 'read', id);
+  const { patient } = ctx.access;
+  if (patient && !inPatientCompartment(ctx, typeof content === 'string' ? (JSON.parse(content) as Resource) : content, patient)) {
+    throw forbidden(`${resourceType}/${id} is not in the compartment of the token's patient`);
   }
-  const filter = filterCondition(ctx, resource.resourceType, scopes);
-  if (filter && !(await findMatchingIds(ctx.db, resource.resourceType, [{ kind: 'in', column: { row: 'id' }, values: [resource.id as string] }, filter], 2)).length) {
-    throw forbidden(`${resource.resourceType}/${resource.id} is outside the filters of the token's scopes`);
+  const filter = filterCondition(ctx, resourceType, scopes);
+  if (filter && !(await findMatchingIds(ctx.db, resourceType, [{ kind: 'in', column: { row: 'id' }, values: [id] }, filter], 2)).length) {
+    throw forbidden(`${resourceType}/${id} is outside the filters of the token's scopes`);
   }
 }
 
@@ -78,7 +84,7 @@ export async function readable<T extends { resourceType: string; id: string; con
   const kept: T[] = [];
   for (const item of found) {
     try {
-      await assertCanRead(ctx, JSON.parse(item.content) as Resource);
+      await assertCanReadStored(ctx, item.resourceType, item.id, item.content);
       kept.push(item);
     } catch (error) {
       if (!(error instanceof FhirError) || error.status !== 403) throw error;

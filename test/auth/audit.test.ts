@@ -66,10 +66,21 @@ it('records searches with their query', async () => {
   let found: { entity: { query: string }[] }[] = [];
   for (let i = 0; i < 50 && !found.length; i++) {
     const all = (await as(adminToken).get('AuditEvent?subtype=http://hl7.org/fhir/restful-interaction|search-type&_count=1000')).body.entry ?? [];
-    found = all.map((e: { resource: { entity: { query: string }[] } }) => e.resource).filter((e: { entity: { query?: string }[] }) => e.entity[0].query && Buffer.from(e.entity[0].query, 'base64').toString().includes('code=8867-4'));
+    found = all
+      .map((e: { resource: { entity: { query: string }[] } }) => e.resource)
+      .filter((e: { entity: { query?: string }[] }) => e.entity.some((entity) => entity.query && Buffer.from(entity.query, 'base64').toString().includes('code=8867-4')));
     if (!found.length) await new Promise((r) => setTimeout(r, 50));
   }
   expect(found.length).toBe(1);
+});
+
+it("gathers one caller's reads within moments into one AuditEvent that lists each resource and the period", async () => {
+  const patient = (await as(doctorToken).post('Patient', { resourceType: 'Patient' })).body;
+  await Promise.all([1, 2, 3].map(() => as(doctorToken).get(`Patient/${patient.id}`)));
+  const reads = (await auditsOf(`Patient/${patient.id}`, 2)).filter((e: { action: string }) => e.action === 'R');
+  const entities = reads.flatMap((e: { entity: { what: { reference: string } }[] }) => e.entity.map((x) => x.what.reference));
+  expect(entities).toEqual([1, 2, 3].map(() => `Patient/${patient.id}/_history/1`));
+  for (const event of reads) expect(new Date(event.period.end).getTime()).toBeGreaterThanOrEqual(new Date(event.period.start).getTime());
 });
 
 it('keeps AuditEvents unchangeable through the API, even for administrators', async () => {

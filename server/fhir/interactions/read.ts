@@ -1,7 +1,6 @@
 // FHIR R4 §3.1.0.2 read and §3.1.0.3 vread (hl7.org/fhir/R4/http.html#read).
 import { readCurrentBatched, readVersion, type StoredVersion } from '../../store/resource-store.js';
-import type { Resource } from '@medplum/fhirtypes';
-import { assertCanRead } from '../access-checks.js';
+import { assertCanReadStored } from '../access-checks.js';
 import { auditRead } from '../audit-hooks.js';
 import type { FhirContext } from '../context.js';
 import { gone, notFound } from '../errors.js';
@@ -12,7 +11,7 @@ export async function read(ctx: FhirContext, resourceType: string, id: string): 
   const current = await readCurrentBatched(ctx.db, resourceType, id);
   if (!current) throw notFound(`${resourceType}/${id} is not known`);
   if (current.deleted || current.content === null) throw gone(`${resourceType}/${id} has been deleted`);
-  if (ctx.access) await assertCanRead(ctx, JSON.parse(current.content) as Resource);
+  await assertCanReadStored(ctx, resourceType, id, current.content);
   auditRead(ctx, 'read', { reference: `${resourceType}/${id}/_history/${current.versionId}` });
   return { ...current, resourceType, content: current.content };
 }
@@ -21,7 +20,7 @@ export async function vread(ctx: FhirContext, resourceType: string, id: string, 
   const version = /^[1-9][0-9]{0,8}$/.test(versionId) ? await readVersion(ctx.db, resourceType, id, Number(versionId)) : undefined;
   if (!version) throw notFound(`${resourceType}/${id} has no version ${versionId}`);
   if (version.deleted || version.content === null) throw gone(`Version ${versionId} of ${resourceType}/${id} is a deletion`);
-  if (ctx.access) await assertCanRead(ctx, JSON.parse(version.content) as Resource);
+  await assertCanReadStored(ctx, resourceType, id, version.content);
   auditRead(ctx, 'vread', { reference: `${resourceType}/${id}/_history/${version.versionId}` });
   return { ...version, resourceType, content: version.content };
 }
