@@ -237,7 +237,7 @@ async function benchServer(settings: Settings, databaseUrl: string, serverVersio
       const authorised = await runPhase('[5/5]', 'Kiln read with a bearer token (auth on)', 'reads', { kind: 'http-read', ...http, origin: secured.origin, ids, bearer, ...common }, settings, secured);
       printSummary([create, read, insert, select, authorised]);
       const audits = await pool.query<{ n: string }>('SELECT count(*) AS n FROM "AuditEvent"');
-      console.log(`\n  rows at the end: ${rows}; AuditEvent ${number(Number(audits.rows[0].n))} (one per authorised read)`);
+      console.log(`\n  rows at the end: ${rows}; AuditEvent ${number(Number(audits.rows[0].n))} (each caller's reads gathered per 100 ms)`);
       console.log(`  server memory: ${memory} at the end of phase 4; rss ${mib(secured.rssBytes())} with authorization on`);
     } finally {
       await secured.stop();

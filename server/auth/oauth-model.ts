@@ -3,11 +3,10 @@
 // with PKCE, refresh_token with rotation, client_credentials) and client secret checks; Kiln adds
 // what SMART needs on top: signed JWT access tokens, launch context, id_token, scope rules.
 import type { AuthorizationCode, AuthorizationCodeModel, ClientCredentialsModel, RefreshToken, RefreshTokenModel, Token, Client as OAuthClient, User as OAuthUser } from '@node-oauth/oauth2-server';
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Database } from '../store/database.js';
 import { findClient, type Client } from './clients.js';
 import { formatScopes, grantScopes, parseScopes } from './scopes.js';
-import { sameSecret, sha256 } from './secrets.js';
+import { newToken, sameSecret, sha256 } from './secrets.js';
 import { findRefreshToken, revokeRefreshToken, saveRefreshToken, type LaunchContext, type TokenService, type TokenSubject } from './tokens.js';
 import { findUser } from './users.js';
 
@@ -17,8 +16,19 @@ export interface SessionUser extends OAuthUser, TokenSubject {
   context: LaunchContext;
 }
 
-/** Per token request: the client a verified private_key_jwt assertion authenticated, if any. */
-export const tokenRequest = new AsyncLocalStorage<{ assertedClientId?: string }>();
+/**
+ * Clients a verified private_key_jwt assertion authenticated, by a one-time proof the token route
+ * hands the library in place of a secret. (An AsyncLocalStorage would carry it too, but turns on
+ * promise hooks that slow every request of the process.)
+ */
+const assertedClients = new Map<string, string>();
+
+/** A proof, valid once, that `clientId` authenticated with a signed assertion in this request. */
+export function assertionProof(clientId: string): { proof: string; forget: () => void } {
+  const proof = `asserted:${newToken()}`;
+  assertedClients.set(proof, clientId);
+  return { proof, forget: () => assertedClients.delete(proof) };
+}
 
 export interface ModelOptions {
   db: Database;
@@ -37,7 +47,7 @@ export function oauthModel({ db, tokens, refreshTokenSeconds }: ModelOptions): K
     async getClient(clientId: string, clientSecret: string | null) {
       const client = await findClient(db, clientId);
       if (!client || !client.active) return false;
-      const asserted = tokenRequest.getStore()?.assertedClientId === clientId;
+      const asserted = clientSecret !== null && assertedClients.get(clientSecret) === clientId;
       switch (client.kind) {
         case 'public':
           // A public client has no secret; one that sends one is not who it says.
@@ -45,7 +55,7 @@ export function oauthModel({ db, tokens, refreshTokenSeconds }: ModelOptions): K
           break;
         case 'confidential-symmetric':
           // clientSecret null: the authorize step, where no secret is sent.
-          if (clientSecret !== null && !(clientSecret && client.secretHash && sameSecret(sha256(clientSecret), client.secretHash))) return false;
+          if (clientSecret !== null && !(clientSecret && !asserted && client.secretHash && sameSecret(sha256(clientSecret), client.secretHash))) return false;
           break;
         case 'confidential-asymmetric':
           if (clientSecret !== null && !asserted) return false;

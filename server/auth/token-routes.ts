@@ -5,7 +5,7 @@ import express, { type Request, type Response } from 'express';
 import type { AuthService } from './auth-service.js';
 import { findClient } from './clients.js';
 import { ASSERTION_TYPE, AssertionError, verifyClientAssertion } from './client-assertion.js';
-import { tokenRequest } from './oauth-model.js';
+import { assertionProof } from './oauth-model.js';
 import { sameSecret, sha256 } from './secrets.js';
 import { findRefreshToken, InvalidToken, revokeRefreshToken } from './tokens.js';
 import { findUser } from './users.js';
@@ -62,6 +62,8 @@ export function tokenRouter(auth: AuthService): express.Router {
       if (body.client_id !== undefined && body.client_id !== assertedClientId) return oauthError(res, 401, 'invalid_client', 'client_id does not match the assertion');
       body.client_id = assertedClientId;
     }
+    const proof = assertedClientId ? assertionProof(assertedClientId) : undefined;
+    if (proof) body.client_secret = proof.proof;
     // SMART: a public app refreshes with the refresh token alone; its client is the token's.
     if (body.grant_type === 'refresh_token' && !body.client_id && !assertedClientId && !req.get('authorization') && body.refresh_token) {
       const stored = await findRefreshToken(auth.db, String(body.refresh_token));
@@ -71,12 +73,14 @@ export function tokenRouter(auth: AuthService): express.Router {
     const request = new OAuthRequest(req);
     const response = new OAuthResponse(res);
     try {
-      await tokenRequest.run({ assertedClientId }, () => auth.oauth.token(request, response));
+      await auth.oauth.token(request, response);
       res.set(response.headers).status(response.status ?? 200).json(response.body);
     } catch (error) {
       // The library sets WWW-Authenticate when a client that tried Basic authentication failed.
       res.set(response.headers);
       sendLibraryError(res, error);
+    } finally {
+      proof?.forget();
     }
   });
 
