@@ -17,12 +17,12 @@ function tooMany(what: string) {
 export function rateLimits(perMinute: number) {
   const off = (_req: Request, _res: Response, next: NextFunction) => next();
   if (perMinute === 0) return { byAddress: off, byClient: off };
-  const common = { windowMs: WINDOW_MS, limit: perMinute, standardHeaders: 'draft-8' as const, legacyHeaders: false };
+  // draft-7 headers (RateLimit, RateLimit-Policy): draft-8 also hashes each key on every request.
+  const common = { windowMs: WINDOW_MS, limit: perMinute, standardHeaders: 'draft-7' as const, legacyHeaders: false };
   return {
-    byAddress: rateLimit({ ...common, identifier: 'address', handler: tooMany('address') }),
+    byAddress: rateLimit({ ...common, handler: tooMany('address') }),
     byClient: rateLimit({
       ...common,
-      identifier: 'client',
       keyGenerator: (_req, res) => `client:${(res.locals.access as Access | undefined)?.clientId ?? 'none'}`,
       handler: tooMany('client application'),
     }),
