@@ -47,7 +47,8 @@ it('requires a token by default, and serves without one only when KILN_AUTH=off 
 
 it('creates the first administrator from KILN_ADMIN_USERNAME and KILN_ADMIN_PASSWORD', async () => {
   const username = `first-admin-${Date.now()}`;
-  const kiln = await startAuthServer({ KILN_ADMIN_USERNAME: username, KILN_ADMIN_PASSWORD: 'the first admin password' });
+  // A database with no administrator yet: the shared test Postgres has those of other tests.
+  const kiln = await startAuthServer({ DATABASE_URL: '', KILN_ADMIN_USERNAME: username, KILN_ADMIN_PASSWORD: 'the first admin password' });
   try {
     const { client } = await newClient(kiln, { scope: 'user/*.cruds' });
     const tokens = await signIn(kiln, { clientId: client.clientId, scope: 'user/*.cruds', username, password: 'the first admin password' });
