@@ -28,6 +28,8 @@ const schema = z.object({
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
   /** Folder of the embedded database. */
   KILN_DATA_DIR: z.string().min(1).default('./data'),
+  /** Folder of the journal that holds reads' audit records until their AuditEvents are stored. */
+  KILN_AUDIT_JOURNAL_DIR: z.string().min(1).default('./audit-journal'),
   KILN_MAX_BODY: size.default(16 * 1024 * 1024),
   KILN_CHECK_REFERENCES: booleanText.default(true),
   KILN_MAX_CONDITIONAL_DELETES: z.coerce.number().int().min(1).max(100000).default(100),

@@ -54,7 +54,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
   if (config.KILN_AUTH === 'on') {
     auth = await createAuthService(db, config, baseUrl, logger);
     const { authorize, token, introspect, revoke } = endpoints(auth);
-    audit = new AuditTrail(db, logger);
+    audit = new AuditTrail(db, logger, config.KILN_AUDIT_JOURNAL_DIR);
+    await audit.start();
     ctx = { ...ctx, oauthUris: { authorize, token, introspect, revoke }, audit };
   } else {
     logger.warn('KILN_AUTH=off: every request is served without authorization. Use this for local development only.');

@@ -12,6 +12,12 @@ export async function startAuthServer(env: Record<string, string> = {}): Promise
   return Object.assign(kiln, { origin: `http://localhost:${port}` });
 }
 
+/** Where a Kiln answers: a test server, or Kiln as its own process. */
+export interface Reachable {
+  origin: string;
+  fhirUrl: string;
+}
+
 export const PASSWORD = 'correct horse battery';
 
 export async function newUser(kiln: TestServer, role: NewUser['role'], fhirUser?: string) {
@@ -59,7 +65,7 @@ async function postForm(url: string, fields: Record<string, string>) {
 }
 
 /** Signs in through the pages and answers the redirect's code, or the error it carried. */
-export async function authorizationCode(kiln: TestServer & { origin: string }, s: SignIn) {
+export async function authorizationCode(kiln: Reachable, s: SignIn) {
   const { verifier, challenge } = pkce();
   const state = randomBytes(8).toString('hex');
   const params = new URLSearchParams({
@@ -91,7 +97,7 @@ export async function authorizationCode(kiln: TestServer & { origin: string }, s
 }
 
 /** The whole flow: code, then tokens. */
-export async function signIn(kiln: TestServer & { origin: string }, s: SignIn) {
+export async function signIn(kiln: Reachable, s: SignIn) {
   const result = await authorizationCode(kiln, s);
   const code = result.redirect?.searchParams.get('code');
   if (!code) throw new Error(`no code: ${result.redirect?.toString() ?? `${result.status} ${result.html?.slice(0, 500)}`}`);

@@ -1,56 +1,13 @@
 // A transaction leaves nothing behind when the process dies in the middle of it: Kiln is killed
 // (SIGKILL, no chance to clean up) while a large transaction is being written, started again on
 // the same database, and none of that transaction's resources are there.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { startKiln as start, stopKiln as stop } from '../support/kiln-process.js';
 
-const MAIN = resolve(import.meta.dirname, '../../dist/server/main.js');
 const ENTRIES = 4000;
-
-async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => done(port));
-    });
-    probe.on('error', fail);
-  });
-}
-
-interface Kiln {
-  process: ChildProcess;
-  origin: string;
-}
-
-/** `node dist/server/main.js`, as `npm start` runs it (`npm test` builds dist first). */
-async function start(env: Record<string, string>): Promise<Kiln> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', KILN_WORKERS: '1', LOG_LEVEL: 'warn', KILN_BASE_URL: '', KILN_AUTH: 'off' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-    detached: true,
-  });
-  let errors = '';
-  child.stderr?.on('data', (chunk: Buffer) => (errors += chunk.toString()));
-  const origin = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 600; i++) {
-    if (child.exitCode !== null) throw new Error(`Kiln exited with ${child.exitCode}: ${errors}`);
-    const ready = await fetch(`${origin}/readyz`).then((r) => r.ok, () => false);
-    if (ready) return { process: child, origin };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`Kiln did not start: ${errors}`);
-}
-
-async function stop(kiln: Kiln, signal: NodeJS.Signals): Promise<void> {
-  const exited = new Promise((done) => kiln.process.once('exit', done));
-  process.kill(-(kiln.process.pid as number), signal);
-  await exited;
-}
 
 function transaction(marker: string): string {
   const entry = Array.from({ length: ENTRIES }, (_, i) => ({
@@ -106,7 +63,7 @@ it('keeps nothing of a transaction the process was killed in the middle of', asy
     expect(await count(kiln.origin, whole)).toBe(ENTRIES);
     expect(await count(kiln.origin, killed)).toBe(0);
   } finally {
-    if (kiln.process.exitCode === null && kiln.process.signalCode === null) await stop(kiln, 'SIGTERM');
+    await stop(kiln, 'SIGTERM');
     rmSync(dataDir, { recursive: true, force: true });
   }
 }, 300_000);

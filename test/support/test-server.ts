@@ -1,5 +1,8 @@
 // Starts a real Kiln for a test file: on the embedded database by default, or on the real
 // Postgres named by DATABASE_URL (how CI runs the same suite a second time).
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfig } from '../../server/config.js';
 import { createLogger } from '../../server/logger.js';
 import { startServer, type RunningServer } from '../../server/server.js';
@@ -13,6 +16,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     KILN_SHUTDOWN_GRACE_MS: '2000',
     // Tests of the FHIR API itself run without authorization; the SMART tests turn it on.
     KILN_AUTH: 'off',
+    // Each server its own journal, in the run's folder that is removed after the suite.
+    KILN_AUDIT_JOURNAL_DIR: mkdtempSync(join(process.env.KILN_TEST_RUN_DIR ?? tmpdir(), 'audit-journal-')),
     ...env,
     PORT: '0',
     HOST: '127.0.0.1',
