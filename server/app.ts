@@ -9,7 +9,7 @@ import type { Logger } from './logger.js';
 import type { AuthService } from './auth/auth-service.js';
 import { adminRouter } from './auth/admin-routes.js';
 import { authorizeRouter } from './auth/authorize-routes.js';
-import { bearerAuthorization } from './auth/bearer.js';
+import { bearerGate, PUBLIC_FHIR_PATHS } from './auth/bearer.js';
 import { discoveryRouter, jwksHandler } from './auth/discovery.js';
 import { rateLimits } from './auth/rate-limits.js';
 import { tokenRouter } from './auth/token-routes.js';
@@ -62,9 +62,9 @@ export function createApp(options: AppOptions): express.Express {
     app.get('/auth/jwks.json', jwksHandler(auth));
     app.use(discoveryRouter(auth));
     app.use('/fhir', discoveryRouter(auth));
-    app.use('/admin', limits.byAddress, adminRouter(auth));
-    fhir.unshift(limits.byAddress);
-    fhir.push(bearerAuthorization(auth), limits.byClient);
+    app.use('/admin', adminRouter(auth, bearerGate(auth, limits)));
+    // Before the body is read: a caller without a valid token never gets a body parsed.
+    fhir.unshift(bearerGate(auth, limits, PUBLIC_FHIR_PATHS));
   }
   app.use('/fhir', ...fhir, fhirRouter(ctx));
   app.use((req: Request) => {

@@ -3,7 +3,10 @@
 // answered, so a process that dies (SIGKILL, out of memory) leaves its unstored reads on disk.
 // Segments are named `<pid>-<uuid>.ndjson`; a segment is removed once the AuditEvents made of it
 // are stored, and any process may claim and replay a segment nobody is storing any more.
-import { closeSync, fdatasync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+// A segment lives about 100 ms when all is well, so it is not forced to the disk (the page cache
+// outlives the process, and forcing every segment made every read wait on the file system's
+// journal); one whose AuditEvents could not be stored is forced to the disk as it is left behind.
+import { close, closeSync, fdatasync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 
@@ -53,14 +56,13 @@ export class ReadJournal {
     return this.current;
   }
 
-  /** Ends the current segment: later records go to a new one. Its data is flushed to the disk in the background. */
+  /** Ends the current segment: later records go to a new one. */
   rotate(): Segment | undefined {
     const ended = this.current;
     this.current = undefined;
     if (ended?.fd !== undefined) {
-      const fd = ended.fd;
+      closeSync(ended.fd);
       ended.fd = undefined;
-      fdatasync(fd, () => closeSync(fd));
     }
     return ended;
   }
@@ -75,9 +77,15 @@ export class ReadJournal {
     }
   }
 
-  /** Storing failed: leave the segment on disk for a later sweep (of this process or another) to replay. */
+  /** Storing failed: leave the segment on disk, forced there, for a later sweep (of this process or another) to replay. */
   abandon(segment: Segment): void {
     this.own.delete(segment.path);
+    try {
+      const fd = openSync(segment.path, 'r');
+      fdatasync(fd, () => close(fd, () => undefined));
+    } catch {
+      // Already claimed by another process's sweep: it is that process's now.
+    }
   }
 
   /**

@@ -9,7 +9,6 @@ import { forbidden } from '../fhir/access-checks.js';
 import type { Access } from '../fhir/context.js';
 import { readCurrent } from '../store/resource-store.js';
 import type { AuthService } from './auth-service.js';
-import { bearerAuthorization } from './bearer.js';
 import { ClientInputError, createClient, listClients } from './clients.js';
 import { createUser, listUsers, setUserActive, UserInputError, ROLES } from './users.js';
 
@@ -39,10 +38,12 @@ function parsed<T>(schema: z.ZodType<T>, body: unknown): T {
   return result.data;
 }
 
-export function adminRouter(auth: AuthService): express.Router {
+/** `gate` checks the bearer token (and the rate limits) of every request. */
+export function adminRouter(auth: AuthService, gate: express.RequestHandler): express.Router {
   const router = express.Router();
+  // The token first: no body is parsed for a caller without one.
+  router.use(gate);
   router.use(express.json({ limit: '256kb' }));
-  router.use(bearerAuthorization(auth));
   const allow = (...roles: Access['role'][]) => (_req: Request, res: Response, next: NextFunction) => {
     const access = res.locals.access as Access;
     next(roles.includes(access.role) ? undefined : forbidden(`Only ${roles.join(' and ')} accounts may do this`));

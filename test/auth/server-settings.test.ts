@@ -74,3 +74,17 @@ it('answers 429 with an OperationOutcome and Retry-After past the configured req
     await kiln.stop();
   }
 });
+
+it('answers 401 to a write without a token before reading its body, even one over KILN_MAX_BODY', async () => {
+  const kiln = await startAuthServer({ KILN_MAX_BODY: '1kb' });
+  try {
+    const body = JSON.stringify({ resourceType: 'Patient', name: [{ family: 'x'.repeat(4096) }] });
+    const anonymous = await request(kiln.server).post('/fhir/Patient').set('Content-Type', 'application/fhir+json').send(body);
+    // Not 413: the body of a caller without a token is never read.
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers['www-authenticate']).toMatch(/^Bearer realm="Kiln"/);
+    expect(anonymous.body.resourceType).toBe('OperationOutcome');
+  } finally {
+    await kiln.stop();
+  }
+});
