@@ -13,6 +13,7 @@ import type { Access } from '../fhir/context.js';
 import { storeNewResource, storeVersion } from '../fhir/version-write.js';
 import type { Logger } from '../logger.js';
 import type { Database, Queryable } from '../store/database.js';
+import { existingIds } from '../store/resource-store.js';
 import { ReadJournal, type Segment } from './read-journal.js';
 
 export type AuditedInteraction = 'read' | 'vread' | 'history-instance' | 'history-type' | 'history-system' | 'search-type' | 'search-system' | 'operation' | 'create' | 'update' | 'patch' | 'delete';
@@ -161,9 +162,9 @@ export class AuditTrail {
       for (const segment of this.journal.claimAbandoned()) {
         const events = eventsOfSegment(readFileSync(segment.path, 'utf8'));
         const ids = events.map((event) => event.id as string);
-        const present = ids.length ? await this.db.query<{ id: string }>('SELECT id FROM "AuditEvent" WHERE id = ANY($1)', [ids]).catch(() => undefined) : { rows: [] };
-        const storedAlready = new Set(present?.rows.map((row) => row.id));
-        const stored = present !== undefined && (await this.store(events.filter((event) => !storedAlready.has(event.id as string))));
+        // AuditEvents are never deleted, so an id present means that event was stored before the process died.
+        const storedAlready = ids.length ? await existingIds(this.db, 'AuditEvent', ids).catch(() => undefined) : new Set<string>();
+        const stored = storedAlready !== undefined && (await this.store(events.filter((event) => !storedAlready.has(event.id as string))));
         if (stored && events.length) this.logger.info({ auditEvents: events.length }, 'replayed AuditEvents of reads from the journal');
         this.settle(segment, stored);
       }
