@@ -1,21 +1,13 @@
 // How authorization is switched and bounded: on unless KILN_AUTH=off is asked for (with a warning
 // at every start), the first administrator from the environment, and requests per minute.
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import request from 'supertest';
+import { freePort } from '../support/kiln-process.js';
 import { newClient, signIn, startAuthServer } from './support.js';
 
 const MAIN = resolve(import.meta.dirname, '../../dist/server/main.js');
 
-async function freePort(): Promise<number> {
-  return new Promise((done) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => done(port));
-    });
-  });
-}
 
 /** Starts `npm start`'s entry point, waits until it answers, and stops it; returns what it logged. */
 async function startAndStop(env: Record<string, string>): Promise<{ log: string; unauthenticated: number }> {
