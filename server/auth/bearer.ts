@@ -1,9 +1,10 @@
 // The gate in front of the FHIR and admin APIs: the caller's address is counted against its
-// rate limit, then every request but the public documents must carry a bearer token (RFC 6750), then the token's
-// client application is counted against its limit. A missing, expired, malformed, wrongly signed,
-// wrong-audience or revoked token answers 401 with WWW-Authenticate; what a valid token allows is
-// checked per interaction (server/fhir/access-checks.ts). This runs on every FHIR request, so a
-// token seen before is not verified again: its claims, and what they allow, are kept.
+// rate limit, then every request but the public documents must carry a bearer token (RFC 6750),
+// then the token's client application is counted against its limit. A missing, expired,
+// malformed, wrongly signed, wrong-audience or revoked token answers 401 with WWW-Authenticate;
+// what a valid token allows is checked per interaction (server/fhir/access-checks.ts). This runs
+// on every FHIR request, so a token seen before is not verified again: its claims, and what they
+// allow, are kept.
 import type { NextFunction, Request, Response } from 'express';
 import { FhirError, issue } from '../fhir/errors.js';
 import type { Access } from '../fhir/context.js';
