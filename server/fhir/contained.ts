@@ -22,8 +22,11 @@ export function hasContained(resource: Resource): boolean {
   return containedOf(resource).length > 0;
 }
 
-/** Replaces the contained rows of `container` (e.g. `MedicationRequest/1`) with those of `resource` (none after a delete). */
-export async function syncContained(tx: Queryable, container: string, previousTypes: string[], resource: Resource | undefined): Promise<void> {
+/**
+ * Replaces the contained rows of `container` (e.g. `MedicationRequest/1`) with those of `resource`
+ * (none after a delete). They belong to the patients their container belongs to.
+ */
+export async function syncContained(tx: Queryable, container: string, previousTypes: string[], resource: Resource | undefined, patientCompartment: string[] = []): Promise<void> {
   const current = containedOf(resource);
   await deleteContained(tx, container, [...previousTypes, ...current.map((c) => c.resourceType)]);
   for (const contained of current) {
@@ -33,6 +36,7 @@ export async function syncContained(tx: Queryable, container: string, previousTy
       localId: contained.id,
       content: JSON.stringify(contained),
       columns: indexValues(contained),
+      patientCompartment,
     });
   }
 }

@@ -9,6 +9,8 @@ export interface ContainedRow {
   localId: string;
   content: string;
   columns: Record<string, unknown>;
+  /** A contained resource belongs to the patients its container belongs to. */
+  patientCompartment: string[];
 }
 
 /** Removes the contained rows of `container` from the given types' tables. */
@@ -21,12 +23,12 @@ export async function deleteContained(tx: Queryable, container: string, types: I
 export async function insertContained(tx: Queryable, container: string, row: ContainedRow): Promise<void> {
   const codes = Object.keys(row.columns);
   const types = searchColumnTypes(row.resourceType);
-  const params: unknown[] = [`${container}#${row.localId}`, row.content, container, ...codes.map((code) => row.columns[code])];
+  const params: unknown[] = [`${container}#${row.localId}`, row.content, container, row.patientCompartment, ...codes.map((code) => row.columns[code])];
   const columns = codes.map(columnName);
-  const values = codes.map((code, i) => `$${i + 4}::${types.get(code) ?? 'text'}`);
+  const values = codes.map((code, i) => `$${i + 5}::${types.get(code) ?? 'text'}`);
   await tx.query(
-    `INSERT INTO ${tableName(row.resourceType)} (id, version_id, last_updated, deleted, content, contained_in${columns.map((c) => `, ${c}`).join('')})
-     VALUES ($1, 1, now(), false, $2, $3${values.map((v) => `, ${v}`).join('')})`,
+    `INSERT INTO ${tableName(row.resourceType)} (id, version_id, last_updated, deleted, content, contained_in, patient_compartment${columns.map((c) => `, ${c}`).join('')})
+     VALUES ($1, 1, now(), false, $2, $3, $4::text[]${values.map((v) => `, ${v}`).join('')})`,
     params,
   );
 }

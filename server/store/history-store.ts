@@ -14,8 +14,17 @@ export interface HistoryCursor {
   versionId: number;
 }
 
+/** The versions a caller may see, for a caller that may not see them all. */
+export interface HistoryRestriction {
+  /** Only these types (those the caller's scopes let it read). */
+  types?: string[];
+  /** Only versions in this patient's compartment, or of the shared types. */
+  patient?: { id: string; sharedTypes: string[] };
+}
+
 export interface HistoryQuery {
   scope: HistoryScope;
+  restriction?: HistoryRestriction;
   since?: Date;
   /** `_at`: versions that were current at some time in [start, end). */
   at?: { start: Date; end: Date };
@@ -34,6 +43,7 @@ export interface HistoryRow {
   method: string;
   url: string;
   content: string | null;
+  patient_compartment: string[] | null;
 }
 
 const KEY = '(h.last_updated, h.resource_type, h.id, h.version_id)';
@@ -47,6 +57,7 @@ export async function readHistory(q: Queryable, query: HistoryQuery): Promise<Hi
   };
   if (query.scope.resourceType) where.push(`h.resource_type = ${bind(query.scope.resourceType)}`);
   if (query.scope.id) where.push(`h.id = ${bind(query.scope.id)}`);
+  where.push(...restrictionSql(query.restriction, bind));
   if (query.since) where.push(`h.last_updated >= ${bind(query.since)}`);
   if (query.at) {
     where.push(`h.last_updated < ${bind(query.at.end)}`);
@@ -60,10 +71,32 @@ export async function readHistory(q: Queryable, query: HistoryQuery): Promise<Hi
     where.push(`${KEY} ${query.after ? '<' : '>'} ${tuple}`);
   }
   const direction = query.before ? 'ASC' : 'DESC';
-  const sql = `SELECT h.resource_type, h.id, h.version_id, h.last_updated, h.deleted, h.method, h.url, h.content
+  const sql = `SELECT h.resource_type, h.id, h.version_id, h.last_updated, h.deleted, h.method, h.url, h.content, h.patient_compartment
     FROM resource_history h ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
     ORDER BY h.last_updated ${direction}, h.resource_type ${direction}, h.id ${direction}, h.version_id ${direction}
     LIMIT ${bind(query.count + 1)}`;
   const rows = (await q.query<HistoryRow>(sql, params)).rows;
   return rows;
+}
+
+function restrictionSql(restriction: HistoryRestriction | undefined, bind: (value: unknown) => string): string[] {
+  const where: string[] = [];
+  if (restriction?.types) where.push(`h.resource_type = ANY(${bind(restriction.types)}::text[])`);
+  const patient = restriction?.patient;
+  if (patient) {
+    where.push(`(h.patient_compartment && ARRAY[${bind(patient.id)}::text] OR h.resource_type = ANY(${bind(patient.sharedTypes)}::text[]))`);
+  }
+  return where;
+}
+
+/** Whether any version of a resource is one the restriction lets a caller see. */
+export async function hasVisibleVersion(q: Queryable, resourceType: string, id: string, restriction: HistoryRestriction): Promise<boolean> {
+  const params: unknown[] = [resourceType, id];
+  const bind = (value: unknown) => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  const where = ['h.resource_type = $1', 'h.id = $2', ...restrictionSql(restriction, bind)];
+  const result = await q.query(`SELECT 1 FROM resource_history h WHERE ${where.join(' AND ')} LIMIT 1`, params);
+  return result.rows.length > 0;
 }

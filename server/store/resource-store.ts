@@ -1,6 +1,7 @@
 // SQL for the current version of resources and for writing new versions
 // (FHIR R4 §3.1.0.2-3.1.0.7: read, vread, update, delete; hl7.org/fhir/R4/http.html).
 import { batchLoader, loaderCache } from './batching.js';
+import type { FeedActor } from './change-feed.js';
 import type { Database, Queryable } from './database.js';
 import { columnName, tableName } from './schema.js';
 
@@ -11,6 +12,8 @@ export interface StoredVersion {
   deleted: boolean;
   /** The resource as JSON text exactly as stored; null for a deletion. */
   content: string | null;
+  /** Ids of the patients this version belongs to (a deletion keeps those of the version it ends). */
+  patientCompartment: string[];
 }
 
 interface VersionRow {
@@ -19,7 +22,10 @@ interface VersionRow {
   last_updated: Date;
   deleted: boolean;
   content: string | null;
+  patient_compartment: string[] | null;
 }
+
+const VERSION_COLUMNS = 'id, version_id, last_updated, deleted, content, patient_compartment';
 
 const toStored = (row: VersionRow): StoredVersion => ({
   id: row.id,
@@ -27,11 +33,12 @@ const toStored = (row: VersionRow): StoredVersion => ({
   lastUpdated: row.last_updated,
   deleted: row.deleted,
   content: row.content,
+  patientCompartment: row.patient_compartment ?? [],
 });
 
 export async function readCurrent(q: Queryable, resourceType: string, id: string): Promise<StoredVersion | undefined> {
   const result = await q.query<VersionRow>(
-    `SELECT id, version_id, last_updated, deleted, content FROM ${tableName(resourceType)} WHERE id = $1 AND contained_in IS NULL`,
+    `SELECT ${VERSION_COLUMNS} FROM ${tableName(resourceType)} WHERE id = $1 AND contained_in IS NULL`,
     [id],
   );
   return result.rows[0] && toStored(result.rows[0]);
@@ -40,7 +47,7 @@ export async function readCurrent(q: Queryable, resourceType: string, id: string
 const currentLoader = loaderCache((db, resourceType) =>
   batchLoader<string, StoredVersion | undefined>(async (ids) => {
     const result = await db.query<VersionRow>(
-      `SELECT id, version_id, last_updated, deleted, content FROM ${tableName(resourceType)} WHERE id = ANY($1::text[])`,
+      `SELECT ${VERSION_COLUMNS} FROM ${tableName(resourceType)} WHERE id = ANY($1::text[])`,
       [ids],
     );
     const byId = new Map(result.rows.map((row) => [row.id, toStored(row)]));
@@ -56,7 +63,7 @@ export function readCurrentBatched(db: Database, resourceType: string, id: strin
 /** Reads and locks the current row until the transaction ends, so version checks cannot race. */
 export async function lockCurrent(tx: Queryable, resourceType: string, id: string): Promise<StoredVersion | undefined> {
   const result = await tx.query<VersionRow>(
-    `SELECT id, version_id, last_updated, deleted, content FROM ${tableName(resourceType)} WHERE id = $1 AND contained_in IS NULL FOR UPDATE`,
+    `SELECT ${VERSION_COLUMNS} FROM ${tableName(resourceType)} WHERE id = $1 AND contained_in IS NULL FOR UPDATE`,
     [id],
   );
   return result.rows[0] && toStored(result.rows[0]);
@@ -69,19 +76,28 @@ export async function readVersion(
   versionId: number,
 ): Promise<StoredVersion | undefined> {
   const result = await q.query<VersionRow>(
-    'SELECT id, version_id, last_updated, deleted, content FROM resource_history WHERE resource_type = $1 AND id = $2 AND version_id = $3',
+    `SELECT ${VERSION_COLUMNS} FROM resource_history WHERE resource_type = $1 AND id = $2 AND version_id = $3`,
     [resourceType, id, versionId],
   );
   return result.rows[0] && toStored(result.rows[0]);
 }
 
-/** Which of `ids` exist (and are not deleted) in the table of `resourceType`. */
-export async function existingIds(q: Queryable, resourceType: string, ids: string[]): Promise<Set<string>> {
+/** Which of `ids` exist (and are not deleted) in the table of `resourceType`; with `patient`, only those in that patient's compartment. */
+export async function existingIds(q: Queryable, resourceType: string, ids: string[], patient?: string): Promise<Set<string>> {
   const result = await q.query<{ id: string }>(
-    `SELECT id FROM ${tableName(resourceType)} WHERE id = ANY($1::text[]) AND NOT deleted`,
-    [ids],
+    `SELECT id FROM ${tableName(resourceType)} WHERE id = ANY($1::text[]) AND NOT deleted AND contained_in IS NULL${patient === undefined ? '' : ' AND patient_compartment && ARRAY[$2::text]'}`,
+    patient === undefined ? [ids] : [ids, patient],
   );
   return new Set(result.rows.map((row) => row.id));
+}
+
+/** The patients the current version of a resource belongs to (empty when it does not exist). */
+export async function currentPatientCompartment(q: Queryable, resourceType: string, id: string): Promise<string[]> {
+  const result = await q.query<{ patient_compartment: string[] | null }>(
+    `SELECT patient_compartment FROM ${tableName(resourceType)} WHERE id = $1 AND NOT deleted AND contained_in IS NULL`,
+    [id],
+  );
+  return result.rows[0]?.patient_compartment ?? [];
 }
 
 const existsLoader = loaderCache((db, resourceType) =>
@@ -99,10 +115,12 @@ export async function existingIdsBatched(db: Database, resourceType: string, ids
   return new Set(ids.filter((_, i) => found[i] === true));
 }
 
-export async function existingVersions(q: Queryable, resourceType: string, refs: { id: string; versionId: number }[]): Promise<Set<string>> {
+export async function existingVersions(q: Queryable, resourceType: string, refs: { id: string; versionId: number }[], patient?: string): Promise<Set<string>> {
   const result = await q.query<{ id: string; version_id: number }>(
-    `SELECT id, version_id FROM resource_history WHERE resource_type = $1 AND (id, version_id) IN (SELECT * FROM unnest($2::text[], $3::int[])) AND NOT deleted`,
-    [resourceType, refs.map((r) => r.id), refs.map((r) => r.versionId)],
+    `SELECT id, version_id FROM resource_history WHERE resource_type = $1 AND (id, version_id) IN (SELECT * FROM unnest($2::text[], $3::int[])) AND NOT deleted${
+      patient === undefined ? '' : ' AND patient_compartment && ARRAY[$4::text]'
+    }`,
+    [resourceType, refs.map((r) => r.id), refs.map((r) => r.versionId), ...(patient === undefined ? [] : [patient])],
   );
   return new Set(result.rows.map((row) => `${row.id}/${row.version_id}`));
 }
@@ -125,14 +143,25 @@ export interface VersionWrite {
   contentTail: string | null;
   /** Search column values by parameter code (null when absent). */
   columns: Record<string, unknown>;
+  /** Ids of the patients this version belongs to. */
+  patientCompartment: string[];
+  /** Who wrote it, recorded in the change feed. */
+  actor?: FeedActor | null;
 }
 
 /** FHIR instant text of a timestamptz, to the millisecond, in UTC (same as Date.toISOString). */
 export const INSTANT_SQL = `to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
+/** What the change feed records a version as: one of a fixed three words, written into the SQL. */
+function feedInteraction(write: VersionWrite): 'create' | 'update' | 'delete' {
+  if (write.deleted) return 'delete';
+  return write.isNew ? 'create' : 'update';
+}
+
 /**
- * Writes one version: the current row and its history row in a single statement, so a create
- * needs one round trip and no explicit transaction. Returns the database time of the write.
+ * Writes one version: the current row, its history row and its change-feed row
+ * (server/store/change-feed.ts) in a single statement, so a create needs one round trip and no
+ * explicit transaction. Returns the database time of the write.
  */
 export async function writeVersion(q: Queryable, write: VersionWrite): Promise<Date> {
   const table = tableName(write.resourceType);
@@ -146,24 +175,26 @@ export async function writeVersion(q: Queryable, write: VersionWrite): Promise<D
     write.resourceType,
     write.method,
     write.url,
+    write.patientCompartment,
     ...codes.map((code) => write.columns[code]),
   ];
   const columnList = codes.map(columnName);
-  const columnParams = codes.map((_, i) => `$${i + 9}`);
+  const columnParams = codes.map((_, i) => `$${i + 10}`);
   const current = write.isNew
-    ? `INSERT INTO ${table} (id, version_id, last_updated, deleted, content${columnList.map((c) => `, ${c}`).join('')})
-         SELECT $1, $2, ts, $3, content${columnParams.map((p) => `, ${p}`).join('')} FROM c`
-    : `UPDATE ${table} SET version_id = $2, last_updated = c.ts, deleted = $3, content = c.content${columnList
+    ? `INSERT INTO ${table} (id, version_id, last_updated, deleted, content, patient_compartment${columnList.map((c) => `, ${c}`).join('')})
+         SELECT $1, $2, ts, $3, content, $9::text[]${columnParams.map((p) => `, ${p}`).join('')} FROM c`
+    : `UPDATE ${table} SET version_id = $2, last_updated = c.ts, deleted = $3, content = c.content, patient_compartment = $9::text[]${columnList
         .map((c, i) => `, ${c} = ${columnParams[i]}`)
         .join('')}
          FROM c WHERE ${table}.id = $1`;
   const sql = `
     WITH t AS (SELECT date_trunc('milliseconds', clock_timestamp()) AS ts),
     c AS (SELECT ts, CASE WHEN $4::text IS NULL THEN NULL ELSE $4::text || ${INSTANT_SQL} || $5::text END AS content FROM t),
-    cur AS (${current})
-    INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, method, url, content)
-      SELECT $6, $1, $2, ts, $3, $7, $8, content FROM c
+    cur AS (${current}),
+    feed AS (INSERT INTO kiln_change (resource_type, id, version_id, interaction, actor) VALUES ($6, $1, $2, '${feedInteraction(write)}', $${params.length + 1}::jsonb))
+    INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, method, url, content, patient_compartment)
+      SELECT $6, $1, $2, ts, $3, $7, $8, content, $9::text[] FROM c
     RETURNING last_updated`;
-  const result = await q.query<{ last_updated: Date }>(sql, params);
+  const result = await q.query<{ last_updated: Date }>(sql, [...params, write.actor ? JSON.stringify(write.actor) : null]);
   return result.rows[0].last_updated;
 }

@@ -50,12 +50,18 @@ describe("a patient's token", () => {
     patient = as(await signIn(kiln, { clientId, scope: 'launch/patient openid fhirUser patient/*.rs patient/Observation.c', username: user.username }));
   });
 
-  it('reads its own data and never another patient\'s', async () => {
+  it('reads its own data, and another patient\'s answers exactly as what does not exist', async () => {
     expect((await patient.get(`Observation/${ids.aVital}`)).status).toBe(200);
     expect((await patient.get(`Patient/${ids.a}`)).status).toBe(200);
-    for (const path of [`Observation/${ids.bVital}`, `Patient/${ids.b}`, `Observation/${ids.bVital}/_history/1`, `Observation/${ids.bVital}/_history`]) {
-      const res = await patient.get(path);
-      expect([path, res.status, res.body.resourceType]).toEqual([path, 403, 'OperationOutcome']);
+    for (const [path, unknown] of [
+      [`Observation/${ids.bVital}`, 'Observation/no-such-id'],
+      [`Patient/${ids.b}`, 'Patient/no-such-id'],
+      [`Observation/${ids.bVital}/_history/1`, 'Observation/no-such-id/_history/1'],
+      [`Observation/${ids.bVital}/_history`, 'Observation/no-such-id/_history'],
+    ]) {
+      const [res, missing] = [await patient.get(path), await patient.get(unknown)];
+      expect([path, res.status, res.body.resourceType]).toEqual([path, 404, 'OperationOutcome']);
+      expect(JSON.stringify(res.body).replace(path.split('/')[1], 'no-such-id')).toBe(JSON.stringify(missing.body));
     }
   });
 
@@ -79,14 +85,23 @@ describe("a patient's token", () => {
 
   it('gets $everything and compartment search for itself only', async () => {
     expect((await patient.get(`Patient/${ids.a}/$everything`)).status).toBe(200);
-    expect((await patient.get(`Patient/${ids.b}/$everything`)).status).toBe(403);
-    expect((await patient.get(`Patient/${ids.b}/Observation`)).status).toBe(403);
-    expect((await patient.get('_history')).status).toBe(403);
+    expect((await patient.get(`Patient/${ids.b}/$everything`)).status).toBe(404);
+    expect((await patient.get(`Patient/${ids.b}/Observation`)).status).toBe(404);
+    // History of the whole server is narrowed to the patient's own versions.
+    const history = await patient.get('_history?_count=1000');
+    expect(history.status).toBe(200);
+    const seen = (history.body.entry ?? []).map((e: { fullUrl: string }) => e.fullUrl.split('/').slice(-2).join('/'));
+    expect(seen).toEqual(expect.arrayContaining([`Patient/${ids.a}`, `Observation/${ids.aVital}`]));
+    expect(seen.filter((ref: string) => ref.endsWith(ids.b) || ref.endsWith(ids.bVital))).toEqual([]);
   });
 
   it('writes only what its scopes allow, and only in its own compartment', async () => {
     expect((await patient.post('Observation', observation(ids.a, 'vital-signs'))).status).toBe(201);
-    expect((await patient.post('Observation', observation(ids.b, 'vital-signs'))).status).toBe(403);
+    // Another patient does not exist for this token: a reference to it is refused like a dangling one.
+    const other = await patient.post('Observation', observation(ids.b, 'vital-signs'));
+    const nobody = await patient.post('Observation', observation('no-such-patient', 'vital-signs'));
+    expect([other.status, nobody.status]).toEqual([400, 400]);
+    expect(JSON.stringify(other.body).replaceAll(ids.b, 'no-such-patient')).toBe(JSON.stringify(nobody.body));
     expect((await patient.post('Patient', { resourceType: 'Patient' })).status).toBe(403);
     const transaction = await patient.post('', {
       resourceType: 'Bundle',
@@ -100,11 +115,22 @@ describe("a patient's token", () => {
     expect(JSON.stringify(transaction.body)).toContain('Bundle.entry[1]');
   });
 
+  it("reads a Binary through its securityContext: its own resource's, never another patient's", async () => {
+    const binary = (context: string) => create(kiln.ctx, { resourceType: 'Binary', contentType: 'text/plain', data: 'aGk=', securityContext: { reference: context } } as never);
+    const ownObservation = await binary(`Observation/${ids.aVital}`);
+    const othersObservation = await binary(`Observation/${ids.bVital}`);
+    const nobodys = await binary(`Device/${ids.device}`);
+    expect((await patient.get(`Binary/${ownObservation.id}`)).status).toBe(200);
+    expect((await patient.get(`Binary/${othersObservation.id}`)).status).toBe(404);
+    expect((await patient.get(`Binary/${nobodys.id}`)).status).toBe(404);
+    expect(matchIds(await patient.get(`Binary?_id=${ownObservation.id},${othersObservation.id},${nobodys.id}`))).toEqual([ownObservation.id]);
+  });
+
   it('stays confined to its own patient even with user/ scopes', async () => {
     const user = await newUser(kiln, 'patient', `Patient/${ids.a}`);
     const broad = as(await signIn(kiln, { clientId, scope: 'user/*.cruds', username: user.username }));
-    expect((await broad.get(`Observation/${ids.bVital}`)).status).toBe(403);
-    expect((await broad.put(`Observation/${ids.bVital}`, { ...observation(ids.b, 'vital-signs'), id: ids.bVital })).status).toBe(403);
+    expect((await broad.get(`Observation/${ids.bVital}`)).status).toBe(404);
+    expect((await broad.put(`Observation/${ids.bVital}`, { ...observation(ids.b, 'vital-signs'), id: ids.bVital })).status).toBe(404);
     expect(matchIds(await broad.get('Observation'))).not.toContain(ids.bVital);
   });
 });

@@ -80,14 +80,15 @@ describe('conditional update', () => {
     expect(ambiguous.status).toBe(412);
   });
 
-  it('uses the id in the body when nothing matches, and answers 409 when it differs from the match', async () => {
+  it('uses the id in the body when nothing matches, and answers 400 when it differs from the match (R4 http.html#cond-update)', async () => {
     const mrn = uniqueId('mrn');
     const id = uniqueId('cu');
     const created = await putWhere(`identifier=${SYSTEM}|${mrn}`, withMrn(mrn, { id }));
     expect(created.status).toBe(201);
     expect(created.body.id).toBe(id);
     const conflict = await putWhere(`identifier=${SYSTEM}|${mrn}`, withMrn(mrn, { id: 'someone-else' }));
-    expect(conflict.status).toBe(409);
+    expect(conflict.status).toBe(400);
+    expect(conflict.body.issue[0].details.text).toContain(`matches Patient/${id}`);
   });
 });
 

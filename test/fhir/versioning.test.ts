@@ -37,13 +37,22 @@ describe('If-Match', () => {
     expect((await put({ ...patient, active: false }, '"1"')).status).toBe(200);
   });
 
-  it('answers 400 for a malformed If-Match', async () => {
+  it('answers 400 for an If-Match that is no entity tag', async () => {
     const patient = await createObservationSubject();
-    for (const bad of ['1', 'W/1', 'W/"one"', '']) {
+    for (const bad of ['1', 'W/1', 'W/"one', '"a"b"', '']) {
       const res = await put({ ...patient, active: false }, bad);
       expect(res.status).toBe(400);
       expect(res.body.issue[0].details.text).toContain('Malformed If-Match');
     }
+  });
+
+  it('answers 412 for a well-formed If-Match that names no current version', async () => {
+    const patient = await createObservationSubject();
+    for (const other of ['W/"one"', 'W/"01"', '"2"', 'W/"a-b.c"', 'W/""']) {
+      const res = await put({ ...patient, active: false }, other);
+      expect([other, res.status]).toEqual([other, 412]);
+    }
+    expect((await put({ ...patient, active: false }, '"1"')).status).toBe(200);
   });
 
   it('guards patch and delete as well', async () => {

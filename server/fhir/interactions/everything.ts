@@ -45,7 +45,7 @@ export async function everything(ctx: FhirContext, compartmentType: string, owne
   }
   const members = [compartmentType, ...[...definition.members.keys()].filter((t) => t !== compartmentType).sort()];
   // A caller with scopes gets the types its scopes let it search, narrowed as its searches are.
-  const types = (request.types ? members.filter((t) => request.types?.includes(t)) : members).filter((t) => !ctx.access || searchable(ctx, t));
+  const types = (request.types ? members.filter((t) => request.types?.includes(t)) : members).filter((t) => searchable(ctx, t));
   const queries = types.map((type) => {
     const conditions: Condition[] = [compartmentCondition(compartmentType, ownerId, type, ctx.baseUrl) as Condition];
     const restriction = searchRestriction(ctx, type);

@@ -1,15 +1,15 @@
 // FHIR R4 §3.1.1 search (hl7.org/fhir/R4/http.html#search, search.html): a searchset Bundle with
 // self/next/previous links a client can follow to the end, matches and includes marked as such.
-import type { OperationOutcome } from '@medplum/fhirtypes';
+import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { applySubset } from '../subsetting.js';
 import { countRows, readByIds, searchRows, type SearchRow } from '../../store/search/search-sql.js';
 import type { FhirContext } from '../context.js';
 import { invalidValue } from '../errors.js';
 import { encodeCursor } from '../search/cursor.js';
-import { resolveIncludes, type FoundResource } from '../search/includes.js';
+import { MAX_ITERATE_ROUNDS, resolveIncludes, type FoundResource, type IncludeResult } from '../search/includes.js';
 import { parseSearch, type ParsedSearch } from '../search/parse-search.js';
 import { compartmentCondition } from './everything.js';
-import { readable, searchRestriction } from '../access-checks.js';
+import { readRestriction, restrictSearchConditions, searchRestriction } from '../access-checks.js';
 import { auditRead } from '../audit-hooks.js';
 
 export interface SearchOptions {
@@ -25,15 +25,13 @@ export async function search(ctx: FhirContext, resourceType: string, params: [st
     baseUrl: ctx.baseUrl,
     lenient: options.lenient,
   });
-  const cursor = plan.page?.after ?? plan.page?.before;
-  if (cursor && cursor.length !== plan.sort.length + 1) throw invalidValue('_page does not belong to this search (its sort differs)');
-  const conditions = [...plan.conditions];
+  const restriction = searchRestriction(ctx, resourceType);
+  const conditions = restrictSearchConditions(ctx, plan.conditions);
   if (options.compartment) {
     const membership = compartmentCondition(options.compartment.type, options.compartment.id, resourceType, ctx.baseUrl);
     if (!membership) throw invalidValue(`${resourceType} resources are never in the ${options.compartment.type} compartment`);
     conditions.push(membership);
   }
-  const restriction = searchRestriction(ctx, resourceType);
   if (restriction) conditions.push(restriction);
   const prefix = options.compartment ? `${options.compartment.type}/${options.compartment.id}/` : '';
   const spec = { resourceType, conditions, sort: plan.sort, count: plan.count, page: plan.page, contained: plan.contained };
@@ -46,8 +44,9 @@ export async function search(ctx: FhirContext, resourceType: string, params: [st
 
   const found = page.map((row) => ({ resourceType, id: row.id, content: row.content }));
   const matches = plan.contained !== 'false' && plan.containedType === 'container' ? await containersOf(ctx, found) : found;
-  // Included resources are shown only where the caller may read them: the search is narrowed, not failed.
-  const included = plan.include.length || plan.revinclude.length ? await readable(ctx, await resolveIncludes(ctx.db, ctx.baseUrl, matches, plan.include, plan.revinclude)) : [];
+  // Included resources are only those the caller may read, at every round of :iterate: the search is narrowed, not failed.
+  const restrict = (type: string) => readRestriction(ctx, type);
+  const { included, stopped } = plan.include.length || plan.revinclude.length ? await resolveIncludes(ctx.db, ctx.baseUrl, matches, plan.include, plan.revinclude, restrict, ctx.maxIncludes) : { included: [], stopped: undefined };
 
   const hasNewer = plan.page?.before ? more : Boolean(plan.page?.after);
   const hasOlder = plan.page?.before ? true : more;
@@ -62,7 +61,8 @@ export async function search(ctx: FhirContext, resourceType: string, params: [st
     ...matches.map((r) => entryText(ctx, plan, r, 'match')),
     ...included.map((r) => entryText(ctx, plan, r, 'include')),
   ];
-  if (plan.ignored.length) entries.push(JSON.stringify({ resource: ignoredOutcome(plan.ignored), search: { mode: 'outcome' } }));
+  const warnings = [...ignoredWarnings(plan.ignored), ...includeWarnings(ctx, stopped)];
+  if (warnings.length) entries.push(JSON.stringify({ resource: { resourceType: 'OperationOutcome', issue: warnings }, search: { mode: 'outcome' } }));
   auditRead(ctx, 'search-type', { type: resourceType, query: `${prefix}${resourceType}?${new URLSearchParams(params)}` });
   const headText = JSON.stringify(head);
   return `${headText.slice(0, -1)}${entries.length ? `,"entry":[${entries.join(',')}]` : ''}}`;
@@ -82,7 +82,10 @@ function entryText(ctx: FhirContext, plan: ParsedSearch, resource: FoundResource
   return `{"fullUrl":${JSON.stringify(fullUrl)},"resource":${content},"search":{"mode":"${mode}"}}`;
 }
 
-/** `_containedType=container`: each contained match answered by its container, once, in order. */
+/**
+ * `_containedType=container`: each contained match answered by its container, once, in order; only
+ * containers the caller may read.
+ */
 async function containersOf(ctx: FhirContext, found: FoundResource[]): Promise<FoundResource[]> {
   const wanted = found.map((r) => (r.id.includes('#') ? r.id.split('#')[0] : `${r.resourceType}/${r.id}`));
   const byType = new Map<string, Set<string>>();
@@ -93,7 +96,9 @@ async function containersOf(ctx: FhirContext, found: FoundResource[]): Promise<F
   }
   const loaded = new Map<string, FoundResource>();
   for (const [type, ids] of byType) {
-    for (const row of await readByIds(ctx.db, type, [...ids])) loaded.set(`${type}/${row.id}`, { resourceType: type, ...row });
+    const restriction = readRestriction(ctx, type);
+    if (restriction === null) continue;
+    for (const row of await readByIds(ctx.db, type, [...ids], restriction)) loaded.set(`${type}/${row.id}`, { resourceType: type, ...row });
   }
   const seen = new Set<string>();
   return wanted.flatMap((reference) => {
@@ -104,13 +109,23 @@ async function containersOf(ctx: FhirContext, found: FoundResource[]): Promise<F
   });
 }
 
-function ignoredOutcome(ignored: string[]): OperationOutcome {
-  return {
-    resourceType: 'OperationOutcome',
-    issue: ignored.map((name) => ({
-      severity: 'warning',
-      code: 'not-supported',
-      details: { text: `Search parameter "${name}" is not known and was ignored (Prefer: handling=lenient)` },
-    })),
-  };
+function ignoredWarnings(ignored: string[]): OperationOutcomeIssue[] {
+  return ignored.map((name) => ({
+    severity: 'warning',
+    code: 'not-supported',
+    details: { text: `Search parameter "${name}" is not known and was ignored (Prefer: handling=lenient)` },
+  }));
+}
+
+/**
+ * R4 search.html leaves how far includes are followed to the server, and gives the outcome entry
+ * for warnings about the search: a page whose includes were cut short says so, with the limit.
+ */
+function includeWarnings(ctx: FhirContext, stopped: IncludeResult['stopped']): OperationOutcomeIssue[] {
+  if (!stopped) return [];
+  const text =
+    stopped === 'limit'
+      ? `_include and _revinclude stopped at ${ctx.maxIncludes} included resources, the most one page carries (KILN_MAX_INCLUDES): this page does not hold every resource they name`
+      : `:iterate stopped after ${MAX_ITERATE_ROUNDS} rounds: resources further along the references were not included`;
+  return [{ severity: 'warning', code: 'too-costly', details: { text } }];
 }

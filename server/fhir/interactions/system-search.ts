@@ -6,7 +6,7 @@ import type { FhirContext } from '../context.js';
 import { badRequest, notSupported } from '../errors.js';
 import { criterionCondition, UnknownParameter } from '../search/criteria.js';
 import { multiTypeResponse, newMultiTypeRequest, readSharedParameter } from '../search/multi-type-pages.js';
-import { searchable, searchRestriction } from '../access-checks.js';
+import { restrictSearchConditions, searchable, searchRestriction } from '../access-checks.js';
 import { auditRead } from '../audit-hooks.js';
 
 const UNSUPPORTED = new Set(['_sort', '_include', '_revinclude', '_total', '_summary', '_elements', '_contained']);
@@ -21,10 +21,10 @@ export async function systemSearch(ctx: FhirContext, params: [string, string][])
     criteria.push([name, value]);
     request.linkParams.append(name, value);
   }
-  // Without _type, a caller with scopes sees the types its scopes allow, not a refusal.
-  const types = request.types ? [...request.types].sort() : [...resourceTypes()].filter((type) => !ctx.access || searchable(ctx, type));
+  // Without _type, a caller with scopes sees the types its scopes allow (and that could be within its reach), not a refusal.
+  const types = request.types ? [...request.types].sort() : [...resourceTypes()].filter((type) => searchable(ctx, type));
   const queries = types.map((resourceType) => {
-    const conditions: Condition[] = criteria.map(([name, value]) => {
+    const parsed: Condition[] = criteria.map(([name, value]) => {
       try {
         return criterionCondition(resourceType, name, value, ctx.baseUrl);
       } catch (error) {
@@ -33,6 +33,7 @@ export async function systemSearch(ctx: FhirContext, params: [string, string][])
       }
     });
     const restriction = searchRestriction(ctx, resourceType);
+    const conditions = restrictSearchConditions(ctx, parsed);
     if (restriction) conditions.push(restriction);
     return { resourceType, conditions };
   });

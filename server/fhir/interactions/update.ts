@@ -7,18 +7,21 @@ import { findMatchingIds, lockCriteria } from '../../store/match-query.js';
 import { lockCurrent } from '../../store/resource-store.js';
 import { parseCriteria } from '../conditional-criteria.js';
 import type { FhirContext, WriteResult } from '../context.js';
-import { badRequest, conflict, preconditionFailed } from '../errors.js';
+import { badRequest, notFound, preconditionFailed } from '../errors.js';
 import { assertVersionMatches } from '../version-match.js';
-import { storeVersion } from '../version-write.js';
+import { patientCompartmentOf, storeVersion } from '../version-write.js';
 import { containedTypesOf, syncContained } from '../contained.js';
 import { assertWritable } from '../write-checks.js';
-import { assertCanWrite } from '../access-checks.js';
+import { assertCanWrite, canReach, confinedPatient } from '../access-checks.js';
 import { auditWrite } from '../audit-hooks.js';
+import { feedActor } from '../feed-actor.js';
 
 export interface UpdateOptions {
-  ifMatch?: number;
+  ifMatch?: string;
   /** The method recorded in history: PUT, or PATCH when the new version came from a patch. */
   method?: 'PUT' | 'PATCH';
+  /** The id was made by this server just now (a conditional update that matched nothing): it can only be new. */
+  serverAssignedId?: boolean;
 }
 
 export async function update(ctx: FhirContext, resourceType: string, id: string, resource: Resource, options: UpdateOptions = {}): Promise<WriteResult> {
@@ -37,13 +40,19 @@ export async function updateIn(
   options: UpdateOptions,
 ): Promise<WriteResult> {
   const current = await lockCurrent(tx, resourceType, id);
+  const confined = confinedPatient(ctx) !== undefined;
+  // Out of a confined caller's reach answers as unknown; so does a new id it names itself, which
+  // would otherwise tell it whether someone else's resource holds that id (it creates with POST).
+  if (current ? !canReach(ctx, resourceType, current.patientCompartment) : confined && !options.serverAssignedId) {
+    throw notFound(`${resourceType}/${id} is not known${confined ? ' (a token confined to one patient creates resources with POST)' : ''}`);
+  }
   assertVersionMatches(options.ifMatch, current?.versionId, `${resourceType}/${id}`);
   const candidate = { ...resource, id } as Resource;
-  if (ctx.access) {
-    const previous = current?.content ? (JSON.parse(current.content) as Resource) : undefined;
-    assertCanWrite(ctx, previous ? 'update' : 'create', candidate, previous);
-  }
+  const interaction = current?.content ? 'update' : 'create';
+  assertCanWrite(ctx, interaction, candidate);
   await assertWritable(ctx, tx, candidate);
+  const patientCompartment = confined ? await patientCompartmentOf(tx, candidate, ctx.baseUrl) : undefined;
+  if (confined) assertCanWrite(ctx, interaction, candidate, patientCompartment, current?.patientCompartment);
   const result = await storeVersion(tx, {
     resource: candidate,
     id,
@@ -51,8 +60,11 @@ export async function updateIn(
     isNew: !current,
     method: options.method ?? 'PUT',
     url: `${resourceType}/${id}`,
+    baseUrl: ctx.baseUrl,
+    patientCompartment,
+    actor: feedActor(ctx),
   });
-  await syncContained(tx, `${resourceType}/${id}`, containedTypesOf(current?.content), candidate);
+  await syncContained(tx, `${resourceType}/${id}`, containedTypesOf(current?.content), candidate, result.patientCompartment);
   await auditWrite(ctx, tx, !current ? 'create' : options.method === 'PATCH' ? 'patch' : 'update', result);
   return result;
 }
@@ -64,20 +76,22 @@ export async function conditionalUpdate(
   resource: Resource,
   options: UpdateOptions = {},
 ): Promise<WriteResult> {
-  const criteria = parseCriteria(resourceType, query, 'Conditional update', ctx.baseUrl);
+  const criteria = parseCriteria(ctx, resourceType, query, 'Conditional update');
   return retryOnRace(() =>
     ctx.db.transaction(async (tx) => {
-      await lockCriteria(tx, `${resourceType}?${query}`);
+      await lockCriteria(tx, resourceType, criteria);
       const matches = await findMatchingIds(tx, resourceType, criteria, 2);
       if (matches.length > 1) throw preconditionFailed(`Conditional update "${query}" matches more than one ${resourceType}`);
       if (matches.length === 1) {
+        // R4 http.html#cond-update: a match whose id differs from the one in the body is a bad request.
         if (resource.id !== undefined && resource.id !== matches[0]) {
-          throw conflict(`Conditional update "${query}" matches ${resourceType}/${matches[0]}, but the resource has id "${resource.id}"`);
+          throw badRequest(`Conditional update "${query}" matches ${resourceType}/${matches[0]}, but the resource has id "${resource.id}"`, `${resourceType}.id`);
         }
         return updateIn(ctx, tx, resourceType, matches[0], resource, options);
       }
       // No match: with an id this is update-as-create, without one a create with a server id.
-      return updateIn(ctx, tx, resourceType, resource.id ?? randomUUID(), resource, options);
+      if (resource.id !== undefined) return updateIn(ctx, tx, resourceType, resource.id, resource, options);
+      return updateIn(ctx, tx, resourceType, randomUUID(), resource, { ...options, serverAssignedId: true });
     }),
   );
 }

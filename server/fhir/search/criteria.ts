@@ -25,6 +25,10 @@ export class UnknownParameter extends Error {}
 const MAX_CHAIN = 4;
 
 export function criterionCondition(resourceType: string, name: string, rawValue: string, baseUrl: string, depth = 0): Condition {
+  // No FHIR value holds U+0000, and Postgres text cannot: such a value never reaches the database.
+  if (name.includes('\u0000') || rawValue.includes('\u0000')) {
+    throw invalidValue(`Search parameter ${JSON.stringify(name)} contains a NUL character (U+0000), which no FHIR value holds`);
+  }
   if (depth > MAX_CHAIN) throw notSupported(`Search parameter "${name}": chains may be at most ${MAX_CHAIN} levels deep`);
   if (name.startsWith('_has:')) return hasCondition(resourceType, name, rawValue, baseUrl, depth);
   const dot = name.indexOf('.');

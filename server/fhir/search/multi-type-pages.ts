@@ -5,6 +5,7 @@ import type { Condition } from '../../store/search/condition.js';
 import { searchRows } from '../../store/search/search-sql.js';
 import type { Queryable } from '../../store/database.js';
 import { isResourceType } from '../../../resources/definitions.js';
+import { ID_PATTERN } from '../../../resources/validate.js';
 import { invalidValue } from '../errors.js';
 
 export interface TypeQuery {
@@ -46,7 +47,8 @@ function decodeTypeCursor(text: string): TypeCursor | undefined {
   try {
     const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown;
     if (!Array.isArray(value) || value.length !== 2 || !Number.isInteger(value[0]) || value[0] < 0) return undefined;
-    if (value[1] !== null && typeof value[1] !== 'string') return undefined;
+    // The id continued from is one a resource can have: nothing else may reach the query.
+    if (value[1] !== null && (typeof value[1] !== 'string' || !ID_PATTERN.test(value[1]))) return undefined;
     return { typeIndex: value[0] as number, afterId: (value[1] as string | null) ?? undefined };
   } catch {
     return undefined;

@@ -9,7 +9,7 @@ import type { SearchPage } from '../../store/search/search-sql.js';
 import { badRequest, invalidValue, notSupported } from '../errors.js';
 import { parseSubset, type Subset } from '../subsetting.js';
 import { criterionCondition, UnknownParameter } from './criteria.js';
-import { decodeCursor } from './cursor.js';
+import { cursorFits, decodeCursor } from './cursor.js';
 import { withPairedConditions } from './paired-conditions.js';
 
 export interface IncludeRequest {
@@ -121,6 +121,8 @@ export function parseSearch(resourceType: string, params: [string, string][], li
         break;
     }
   }
+  const cursor = plan.page?.after ?? plan.page?.before;
+  if (cursor && !cursorFits(cursor, plan.sort)) throw invalidValue('_page does not belong to this search (it does not fit its sort)');
   plan.conditions = withPairedConditions(resourceType, plan.conditions);
   if (plan.summaryCount) {
     plan.count = 0;

@@ -1,4 +1,5 @@
 // Turns search conditions into SQL over one resource table (alias `r`), binding every value.
+import { boundedKey } from '../../../resources/search/bounded-keys.js';
 import { columnName, tableName } from '../schema.js';
 import type { Column, Condition } from './condition.js';
 
@@ -14,6 +15,17 @@ let aliasCounter = 0;
 
 function escapeLikeText(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/**
+ * The keys to look for in a column: a search column holds long keys bounded (bounded-keys.ts), so
+ * a long key is looked for in that form too; also as it is, since rows written before keys were
+ * bounded hold it whole. Items of a composite's jsonb keep their keys whole.
+ */
+function searchKeys(column: Column, keys: string[]): string[] {
+  if (!('search' in column)) return keys;
+  const bounded = keys.map(boundedKey).filter((key, i) => key !== keys[i]);
+  return bounded.length ? [...keys, ...bounded] : keys;
 }
 
 export function columnSql(column: Column, alias = 'r'): string {
@@ -35,7 +47,7 @@ function quoteLiteral(text: string): string {
 export function conditionSql(condition: Condition, binder: Binder, alias = 'r'): string {
   switch (condition.kind) {
     case 'overlap':
-      return `${columnSql(condition.column, alias)} && ${binder.bind(condition.keys, '::text[]')}`;
+      return `${columnSql(condition.column, alias)} && ${binder.bind(searchKeys(condition.column, condition.keys), '::text[]')}`;
     case 'like-any':
       return `EXISTS (SELECT 1 FROM unnest(${columnSql(condition.column, alias)}) AS v WHERE v LIKE ANY (${binder.bind(condition.patterns, '::text[]')}))`;
     case 'prefix-of-any':
@@ -81,10 +93,14 @@ export function conditionSql(condition: Condition, binder: Binder, alias = 'r'):
     case 'listed-in': {
       const relative = `${condition.resourceType}/`;
       const absolute = `${condition.baseUrl}/${condition.resourceType}/`;
-      return `${alias}.id IN (SELECT split_part(k, '/', -1) FROM "List" l, unnest(l."item") AS k
-        WHERE l.id = ${binder.bind(condition.listId, '::text')} AND NOT l.deleted
+      const list = `l${++aliasCounter % 1000}`;
+      const where = condition.where ? ` AND ${conditionSql(condition.where, binder, list)}` : '';
+      return `${alias}.id IN (SELECT split_part(k, '/', -1) FROM "List" ${list}, unnest(${list}."item") AS k
+        WHERE ${list}.id = ${binder.bind(condition.listId, '::text')} AND NOT ${list}.deleted${where}
         AND (k LIKE ${binder.bind(`${escapeLikeText(relative)}%`, '::text')} OR k LIKE ${binder.bind(`${escapeLikeText(absolute)}%`, '::text')}))`;
     }
+    case 'none':
+      return 'false';
     case 'any-item': {
       const item = `e`;
       const prefilter = condition.containing === undefined ? '' : `${alias}.${columnName(condition.column)} @> ${binder.bind(JSON.stringify(condition.containing), '::jsonb')} AND `;

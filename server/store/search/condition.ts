@@ -4,7 +4,7 @@
 /** A column of the resource table: a search column, or one of the row's own. */
 export type Column =
   | { search: string }
-  | { row: 'id' | 'last_updated' }
+  | { row: 'id' | 'last_updated' | 'patient_compartment' }
   /** A field of one item of a composite parameter's jsonb column (alias `e`). */
   | { element: string; field: string; sqlType: 'text[]' | 'numeric' | 'timestamptz' };
 
@@ -28,8 +28,10 @@ export type Condition =
   | { kind: 'near'; latitude: Column; longitude: Column; point: { latitude: number; longitude: number }; kilometres: number }
   /** Words of the whole resource (`_content`) or of its narrative (`_text`), as a web search query. */
   | { kind: 'full-text'; target: 'content' | 'narrative'; query: string }
-  /** This row is an item of the given List (`_list`). */
-  | { kind: 'listed-in'; listId: string; resourceType: string; baseUrl: string }
+  /** This row is an item of the given List (`_list`), a List that also satisfies `where` when given. */
+  | { kind: 'listed-in'; listId: string; resourceType: string; baseUrl: string; where?: Condition }
+  /** No row: what a caller searches when it may see nothing of a type. */
+  | { kind: 'none' }
   /** Some item of a composite column satisfies all of `where` (evaluated on that one item). */
   | { kind: 'any-item'; column: string; containing?: unknown; where: Condition };
 

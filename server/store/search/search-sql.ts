@@ -92,21 +92,21 @@ export async function countRows(q: Queryable, spec: SearchSpec, estimate: boolea
   return Number(result.rows[0].count);
 }
 
-/** Resources of a type by id (for _include), in no particular order. */
-export async function readByIds(q: Queryable, resourceType: string, ids: string[]): Promise<{ id: string; content: string }[]> {
-  const result = await q.query<{ id: string; content: string }>(
-    `SELECT id, content FROM ${tableName(resourceType)} WHERE id = ANY($1::text[]) AND NOT deleted AND contained_in IS NULL`,
-    [ids],
-  );
-  return result.rows;
+/** Resources of a type by id that also meet `restriction` (for _include), in no particular order. */
+export async function readByIds(q: Queryable, resourceType: string, ids: string[], restriction?: Condition): Promise<{ id: string; content: string }[]> {
+  return readWhere(q, resourceType, [{ kind: 'in', column: { row: 'id' }, values: ids }, ...(restriction ? [restriction] : [])]);
 }
 
-/** Resources of a type whose reference column holds any of `keys` (for _revinclude). */
-export async function readReferencing(q: Queryable, resourceType: string, referenceColumn: string, keys: string[], limit: number): Promise<{ id: string; content: string }[]> {
+/** Resources of a type whose reference column holds any of `keys` and that meet `restriction` (for _revinclude). */
+export async function readReferencing(q: Queryable, resourceType: string, referenceColumn: string, keys: string[], limit: number, restriction?: Condition): Promise<{ id: string; content: string }[]> {
+  return readWhere(q, resourceType, [{ kind: 'overlap', column: { search: referenceColumn }, keys }, ...(restriction ? [restriction] : [])], limit);
+}
+
+async function readWhere(q: Queryable, resourceType: string, conditions: Condition[], limit?: number): Promise<{ id: string; content: string }[]> {
   const binder = new Binder();
-  const condition = conditionSql({ kind: 'overlap', column: { search: referenceColumn }, keys }, binder);
+  const where = conditionSql(and(conditions), binder);
   const result = await q.query<{ id: string; content: string }>(
-    `SELECT r.id, r.content FROM ${tableName(resourceType)} r WHERE NOT r.deleted AND r.contained_in IS NULL AND ${condition} LIMIT ${binder.bind(limit)}`,
+    `SELECT r.id, r.content FROM ${tableName(resourceType)} r WHERE NOT r.deleted AND r.contained_in IS NULL AND ${where}${limit === undefined ? '' : ` LIMIT ${binder.bind(limit)}`}`,
     binder.params,
   );
   return result.rows;

@@ -8,7 +8,7 @@ import { invalidValue, notSupported } from '../../errors.js';
 import { splitBars, unescape } from '../search-values.js';
 import type { CriterionInput } from './context.js';
 import { missingCondition } from './missing.js';
-import { escapeLike } from './string.js';
+import { assertPrefixSearchable, escapeLike } from './string.js';
 import { unsupportedModifier } from './unsupported.js';
 
 /** `system|code`, `|code`, `system|` and `code` as the keys the token column stores. */
@@ -69,6 +69,7 @@ export function tokenCondition(input: CriterionInput): Condition {
     case 'not':
       return { kind: 'not', condition: { kind: 'overlap', column: main, keys: input.values.map((v) => tokenSearchKey(v, input.name)) } };
     case 'text':
+      assertPrefixSearchable(input.name, input.values.map((v) => normalizeString(unescape(v))));
       return {
         kind: 'like-any',
         column: input.column(column.text(input.parameter.code), 'text[]'),

@@ -5,13 +5,14 @@ import { invalidValue } from '../../errors.js';
 import { unescape } from '../search-values.js';
 import type { CriterionInput } from './context.js';
 import { missingCondition } from './missing.js';
-import { escapeLike } from './string.js';
+import { assertPrefixSearchable, escapeLike } from './string.js';
 import { unsupportedModifier } from './unsupported.js';
 
 export function uriCondition(input: CriterionInput): Condition {
   const main = input.column(column.main(input.parameter.code), 'text[]');
   const values = input.values.map(unescape);
   if (input.modifier !== 'missing' && values.some((v) => v === '')) throw invalidValue(`Search parameter "${input.name}" has an empty value`);
+  if (input.modifier === 'below' || input.modifier === 'above') assertPrefixSearchable(input.name, values);
   switch (input.modifier) {
     case undefined:
       return { kind: 'overlap', column: main, keys: values };
