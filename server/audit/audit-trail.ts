@@ -76,6 +76,8 @@ export class AuditTrail {
     private readonly db: Database,
     private readonly logger: Logger,
     journalDir: string,
+    /** This server's base URL, which every stored version needs for its patient compartment. */
+    private readonly baseUrl: string,
   ) {
     this.journal = new ReadJournal(journalDir);
   }
@@ -90,7 +92,7 @@ export class AuditTrail {
   /** Stores the AuditEvent of a write inside the write's transaction. */
   async written(tx: Queryable, access: Access, interaction: AuditedInteraction, reference: string): Promise<void> {
     const event = auditEvent(access, interaction, [{ reference }]);
-    await storeVersion(tx, { resource: event, id: event.id as string, versionId: 1, isNew: true, method: 'POST', url: 'AuditEvent' });
+    await storeVersion(tx, { resource: event, id: event.id as string, versionId: 1, isNew: true, method: 'POST', url: 'AuditEvent', baseUrl: this.baseUrl });
   }
 
   /**
@@ -147,7 +149,7 @@ export class AuditTrail {
   private async store(events: AuditEvent[]): Promise<boolean> {
     try {
       await Promise.all(
-        events.map((event) => storeNewResource(this.db, { resource: event, id: event.id as string, versionId: 1, isNew: true, method: 'POST', url: 'AuditEvent' })),
+        events.map((event) => storeNewResource(this.db, { resource: event, id: event.id as string, versionId: 1, isNew: true, method: 'POST', url: 'AuditEvent', baseUrl: this.baseUrl })),
       );
       return true;
     } catch (error) {

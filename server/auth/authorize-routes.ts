@@ -6,12 +6,13 @@ import OAuth2Server from '@node-oauth/oauth2-server';
 import express, { type Request, type Response } from 'express';
 import { jwtVerify, SignJWT } from 'jose';
 import type { FhirContext } from '../fhir/context.js';
+import { FhirError } from '../fhir/errors.js';
+import { read } from '../fhir/interactions/read.js';
 import { search } from '../fhir/interactions/search.js';
-import { readCurrent } from '../store/resource-store.js';
 import type { AuthService } from './auth-service.js';
 import { findClient, type Client } from './clients.js';
 import type { SessionUser } from './oauth-model.js';
-import { consentPage, describeScope, errorPage, loginPage, patientPickerPage, type HiddenFields } from './pages.js';
+import { consentPage, errorPage, loginPage, loginRefusedMessage, patientPickerPage, type ConsentRecords, type HiddenFields, type MissingParameter, type PatientSummary } from './pages.js';
 import { grantScopes, parseScopes, type ParsedScopes } from './scopes.js';
 import { sha256 } from './secrets.js';
 import { TOKEN_ALG } from './signing-keys.js';
@@ -22,9 +23,31 @@ const { Request: OAuthRequest, Response: OAuthResponse } = OAuth2Server;
 const PARAMETERS = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'aud', 'code_challenge', 'code_challenge_method', 'launch', 'nonce'] as const;
 type AuthorizeParameters = Partial<Record<(typeof PARAMETERS)[number], string>>;
 const SESSION_SECONDS = 600;
+const CREDENTIALS = ['username', 'password'];
+/** Patients on one page of the patient picker. */
+const PICKER_PAGE_SIZE = 20;
+
+/** The parameters every authorization request needs, and what each is for, as its error page says. */
+const REQUIRED: readonly MissingParameter[] = [
+  { name: 'response_type', purpose: 'what the app asks for, always code' },
+  { name: 'client_id', purpose: 'which app is asking' },
+  { name: 'redirect_uri', purpose: 'where to send you back to the app' },
+  { name: 'scope', purpose: 'what the app asks to do' },
+  { name: 'state', purpose: 'the app’s own reference to this sign-in' },
+  { name: 'aud', purpose: 'the FHIR server the app wants to use' },
+  { name: 'code_challenge', purpose: 'the app’s proof key (PKCE)' },
+  { name: 'code_challenge_method', purpose: 'how the proof key was made, always S256' },
+];
 
 /** Refused before the redirect URI is trusted: shown as a page, never redirected. */
-class PageError extends Error {}
+class PageError extends Error {
+  constructor(
+    message: string,
+    readonly missing: readonly MissingParameter[] = [],
+  ) {
+    super(message);
+  }
+}
 /** Refused after: sent back to the app's registered redirect URI (RFC 6749 §4.1.2.1). */
 class RedirectError extends Error {
   constructor(
@@ -45,8 +68,10 @@ interface Checked {
 
 export function authorizeRouter(auth: AuthService, ctx: FhirContext): express.Router {
   const router = express.Router();
-  router.use(express.urlencoded({ extended: false, limit: '64kb' }));
   const action = `${auth.authBaseUrl}/authorize`;
+  // One answer for an unknown username, a wrong password and a locked account, so that none tells
+  // which it was; it names the lock's length, which is the same for every account.
+  const loginRefused = loginRefusedMessage(auth.login.lockMinutes);
 
   const sign = (user: User, params: AuthorizeParameters, patient?: string) =>
     new SignJWT({ req: requestHash(params), ...(patient ? { patient } : {}) })
@@ -71,18 +96,23 @@ export function authorizeRouter(auth: AuthService, ctx: FhirContext): express.Ro
   };
 
   const check = async (params: AuthorizeParameters): Promise<Checked> => {
-    const client = params.client_id ? await findClient(auth.db, params.client_id) : undefined;
+    // Without these two there is nowhere to send an error: the page names everything missing.
+    if (!params.client_id || !params.redirect_uri) {
+      const missing = REQUIRED.filter(({ name }) => !params[name as keyof AuthorizeParameters]);
+      throw new PageError('This page is opened by an app, with parameters that say which app asks and for what; go back to the app and sign in from there. This request is missing:', missing);
+    }
+    const client = await findClient(auth.db, params.client_id);
     if (!client?.active) throw new PageError('The application is not registered with this server (unknown client_id).');
     if (!client.grantTypes.includes('authorization_code')) throw new PageError('This application is not allowed to sign users in.');
     const redirectUri = params.redirect_uri;
-    if (!redirectUri || !client.redirectUris.includes(redirectUri)) throw new PageError('The redirect_uri is not one registered for this application.');
+    if (!client.redirectUris.includes(redirectUri)) throw new PageError('The redirect_uri is not one registered for this application.');
     if (params.response_type !== 'code') throw new RedirectError('unsupported_response_type', 'response_type must be code');
     if (!params.state) throw new RedirectError('invalid_request', 'state is required');
     if (!params.code_challenge || params.code_challenge_method !== 'S256') throw new RedirectError('invalid_request', 'PKCE is required: code_challenge with code_challenge_method S256');
     if (!/^[A-Za-z0-9_-]{43}$/.test(params.code_challenge)) throw new RedirectError('invalid_request', 'code_challenge must be a base64url SHA-256 hash');
     if (!params.aud || params.aud.replace(/\/+$/, '') !== auth.fhirBaseUrl) throw new RedirectError('invalid_request', `aud must be this FHIR server: ${auth.fhirBaseUrl}`);
     const scopes = parseScopes(params.scope);
-    if (scopes.unknown.length) throw new RedirectError('invalid_scope', `unknown scopes: ${scopes.unknown.join(' ')}`);
+    if (scopes.unknown.length) throw new RedirectError('invalid_scope', `unknown scopes (not SMART scopes, or no such resource type): ${scopes.unknown.join(' ')}`);
     if (!scopes.resources.length && !scopes.openid) throw new RedirectError('invalid_scope', 'no scope was asked for');
     if (scopes.resources.some((s) => s.context === 'system')) throw new RedirectError('invalid_scope', 'system/ scopes are for backend services (client_credentials)');
     const { refused } = grantScopes(scopes, parseScopes(client.scope));
@@ -101,6 +131,11 @@ export function authorizeRouter(auth: AuthService, ctx: FhirContext): express.Ro
   };
 
   const handle = async (req: Request, res: Response) => {
+    // Credentials in an address end up in browser history, proxy and server logs: they are taken
+    // from a POST body only, and one sent in the URL is refused before anything is checked.
+    if (CREDENTIALS.some((name) => Object.hasOwn(req.query, name))) {
+      return sendAuthorizeError(res, new PageError('A username or password may not be sent in the address (URL) of the sign-in page; sign in with the form.'), {});
+    }
     const input = { ...(req.query as Record<string, string>), ...(req.body as Record<string, string>) };
     const params: AuthorizeParameters = {};
     for (const name of PARAMETERS) if (typeof input[name] === 'string') params[name] = input[name];
@@ -117,10 +152,16 @@ export function authorizeRouter(auth: AuthService, ctx: FhirContext): express.Ro
     let session = await sessionOf(input.session, params);
     if (!session) {
       if (input.step !== 'login') return void res.status(200).type('html').send(loginPage({ action, hidden: { ...hidden, step: 'login' }, clientName }));
-      const result = await authenticate(auth.db, String(input.username ?? ''), String(input.password ?? ''), auth.login);
+      const username = String(input.username ?? '');
+      const retryAfter = await auth.loginAttempts.count(username, req.ip ?? '');
+      if (retryAfter !== undefined) {
+        const error = `Too many sign-in attempts; try again in ${retryAfter} seconds.`;
+        return void res.status(429).set('Retry-After', String(retryAfter)).type('html').send(loginPage({ action, hidden: { ...hidden, step: 'login' }, clientName, username, error }));
+      }
+      const result = await authenticate(auth.db, username, String(input.password ?? ''), auth.login);
       if (!result.ok) {
-        const error = result.reason === 'locked' ? 'Too many failed attempts: this account is locked for a while.' : 'The username or password is not right.';
-        return void res.status(401).type('html').send(loginPage({ action, hidden: { ...hidden, step: 'login' }, clientName, username: String(input.username ?? ''), error }));
+        if (result.lockedNow) req.log.warn({ username }, 'account locked after too many wrong passwords');
+        return void res.status(401).type('html').send(loginPage({ action, hidden: { ...hidden, step: 'login' }, clientName, username, error: loginRefused }));
       }
       session = { user: result.user };
     }
@@ -135,21 +176,15 @@ export function authorizeRouter(auth: AuthService, ctx: FhirContext): express.Ro
     // 2. The patient of a standalone launch: the user's own, or chosen by a practitioner.
     let patient = context.patient ?? session.patient ?? ownPatient;
     if (checked.scopes.launchPatient && !patient && input.step === 'pick' && input.patient) {
-      const chosen = await readCurrent(ctx.db, 'Patient', String(input.patient));
-      if (chosen && !chosen.deleted) patient = chosen.id;
+      patient = (await readPatient(ctx, String(input.patient)))?.id;
     }
     if (checked.scopes.launchPatient && !patient) {
-      const q = String(input.q ?? '');
-      const found = JSON.parse(await search(ctx, 'Patient', [...(q ? [['name', q] as [string, string]] : []), ['_count', '20'], ['_sort', 'family']], { lenient: false })) as {
-        entry?: { resource: { id: string; name?: { text?: string; family?: string; given?: string[] }[]; birthDate?: string } }[];
-      };
-      const patients = (found.entry ?? []).map(({ resource }) => {
-        const name = resource.name?.[0];
-        const display = name?.text ?? [name?.given?.join(' '), name?.family].filter(Boolean).join(' ');
-        return { id: resource.id, display: `${display || '(no name)'}${resource.birthDate ? `, born ${resource.birthDate}` : ''}` };
-      });
+      const q = String(input.q ?? '').trim();
+      const text = (name: string) => (typeof input[name] === 'string' ? input[name] : undefined);
+      const found = await findPatients(ctx, q, text('page'), text('first'));
       const sessionToken = await sign(user, params);
-      return void res.type('html').send(patientPickerPage({ action, searchAction: action, hidden: { ...hidden, session: sessionToken, step: 'pick' }, clientName, patients, query: q }));
+      const hiddenFields = { ...hidden, session: sessionToken, step: 'pick' };
+      return void res.type('html').send(patientPickerPage({ action, searchAction: action, hidden: hiddenFields, clientName, query: q, pageSize: PICKER_PAGE_SIZE, ...found }));
     }
     if (patient) context.patient = patient;
 
@@ -167,26 +202,30 @@ export function authorizeRouter(auth: AuthService, ctx: FhirContext): express.Ro
       return void res.redirect(302, String(response.get('location')));
     }
     const sessionToken = await sign(user, params, patient);
-    const scopes = String(params.scope ?? '').split(/\s+/).filter(Boolean);
+    // A patient is told of their own records; anyone else of the patient's, by name.
+    let records: ConsentRecords = { kind: 'none' };
+    if (patient && patient === ownPatient) records = { kind: 'own' };
+    else if (patient) records = { kind: 'patient', patient: (await readPatient(ctx, patient)) ?? { id: patient } };
     res.type('html').send(
       consentPage({
         action,
         hidden: { ...hidden, session: sessionToken, step: 'consent' },
         clientName,
         userDisplay: user.username,
-        scopes: scopes.map((scope) => ({ scope, text: describeScope(scope) })),
-        patientDisplay: patient ? `Patient/${patient}` : undefined,
+        scopes: String(params.scope ?? '').split(/\s+/).filter(Boolean),
+        records,
       }),
     );
   };
   router.get('/authorize', handle);
-  router.post('/authorize', handle);
+  // Parsed here only: the token, revocation and introspection endpoints read their own bodies.
+  router.post('/authorize', express.urlencoded({ extended: false, limit: '64kb' }), handle);
   return router;
 }
 
 function sendAuthorizeError(res: Response, error: unknown, params: AuthorizeParameters): void {
   if (error instanceof PageError) {
-    res.status(400).type('html').send(errorPage('This sign-in request cannot go on', error.message));
+    res.status(400).type('html').send(errorPage('This sign-in request cannot go on', error.message, error.missing));
     return;
   }
   if (error instanceof RedirectError) {
@@ -203,4 +242,45 @@ function sendAuthorizeError(res: Response, error: unknown, params: AuthorizePara
 /** Binds a session to the request it was made for, so no parameter can change between steps. */
 function requestHash(params: AuthorizeParameters): string {
   return sha256(PARAMETERS.map((name) => `${name}=${params[name] ?? ''}`).join('&'));
+}
+
+/** The Patient `id`, read through the FHIR layer with Kiln's own context; undefined when there is none (or it was deleted). */
+async function readPatient(ctx: FhirContext, id: string): Promise<PatientSummary | undefined> {
+  try {
+    return JSON.parse((await read(ctx, 'Patient', id)).content) as PatientSummary;
+  } catch (error) {
+    if (error instanceof FhirError && (error.status === 404 || error.status === 410)) return undefined;
+    throw error;
+  }
+}
+
+interface PatientBundle {
+  total?: number;
+  link?: { relation: string; url: string }[];
+  entry?: { resource: PatientSummary }[];
+}
+
+/**
+ * One page of the patients whose names match `q`, sorted by family then given name (the order of
+ * the names the picker shows), with the count of all matches and the cursors of the pages around.
+ * `cursor` and `first` come from the picker's own page links; a cursor that is not one of this
+ * search (edited, or from another search) starts again at the first page.
+ */
+async function findPatients(ctx: FhirContext, q: string, cursor: string | undefined, first: string | undefined) {
+  const params: [string, string][] = [...(q ? [['name', q] as [string, string]] : []), ['_count', String(PICKER_PAGE_SIZE)], ['_sort', 'family,given'], ['_total', 'accurate']];
+  let bundle: PatientBundle;
+  try {
+    bundle = JSON.parse(await search(ctx, 'Patient', cursor ? [...params, ['_page', cursor]] : params, { lenient: false })) as PatientBundle;
+  } catch (error) {
+    if (!cursor || !(error instanceof FhirError) || error.status !== 400) throw error;
+    return findPatients(ctx, q, undefined, undefined);
+  }
+  const cursorOf = (relation: string) => {
+    const url = bundle.link?.find((link) => link.relation === relation)?.url;
+    return (url && new URL(url).searchParams.get('_page')) || undefined;
+  };
+  const total = bundle.total ?? 0;
+  // `first` only numbers the page (the cursor decides which patients are on it): a count within the total, else 1.
+  const position = cursor && first && /^[1-9][0-9]{0,8}$/.test(first) ? Number(first) : 1;
+  return { patients: (bundle.entry ?? []).map(({ resource }) => resource), total, first: position <= total ? position : 1, previous: cursorOf('previous'), next: cursorOf('next') };
 }

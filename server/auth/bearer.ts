@@ -45,6 +45,14 @@ function tokenAccess(claims: AccessClaims): TokenAccess {
   return found;
 }
 
+/**
+ * What an access token allows, for channels that carry a token without an HTTP request of the FHIR
+ * API (websocket binding); throws InvalidToken when it is not valid.
+ */
+export async function accessOfToken(auth: AuthService, token: string): Promise<TokenAccess> {
+  return tokenAccess(auth.tokens.knownAccessToken(token) ?? (await auth.tokens.verifyAccessToken(token)));
+}
+
 /** The access of the request's bearer token; 401 (as a FhirError) when it has none that is valid. */
 async function accessOf(auth: AuthService, req: Request): Promise<TokenAccess> {
   const header = req.headers.authorization;

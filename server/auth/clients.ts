@@ -64,7 +64,7 @@ export interface NewClient {
 function checkNewClient(client: NewClient): GrantType[] {
   if (!client.name?.trim()) throw new ClientInputError('name is required');
   const scopes = parseScopes(client.scope);
-  if (scopes.unknown.length) throw new ClientInputError(`scope: not SMART scopes: ${scopes.unknown.join(' ')}`);
+  if (scopes.unknown.length) throw new ClientInputError(`scope: not SMART scopes, or no such resource type: ${scopes.unknown.join(' ')}`);
   const grants = client.grantTypes ?? ['authorization_code', 'refresh_token'];
   const redirects = client.redirectUris ?? [];
   for (const uri of redirects) {

@@ -70,6 +70,22 @@ describe('parseScopes', () => {
     expect(scopes.openid).toBe(true);
   });
 
+  it.each(['system/UnknownType.read', 'system/Foo.rs', 'patient/Observations.rs', 'user/Patients.cruds', 'patient/Resource.rs', 'user/DomainResource.rs', 'patient/Observations.rs?category=vital-signs'])(
+    'refuses %s, which names no FHIR R4 resource type, as unknown',
+    (text) => {
+      const scopes = parseScopes(`openid ${text}`);
+      expect(scopes.unknown).toEqual([text]);
+      expect(scopes.resources).toEqual([]);
+    },
+  );
+
+  it('keeps the wildcard type and every R4 resource type', () => {
+    const text = 'system/*.rs patient/MedicationRequest.rs user/AuditEvent.read system/Bundle.c patient/Observation.rs?category=vital-signs';
+    const scopes = parseScopes(text);
+    expect(scopes.unknown).toEqual([]);
+    expect(scopes.resources.map((s) => s.resourceType)).toEqual(['*', 'MedicationRequest', 'AuditEvent', 'Bundle', 'Observation']);
+  });
+
   it('reads nothing from an empty or missing scope', () => {
     for (const text of [undefined, '', '   ']) {
       const scopes = parseScopes(text);
@@ -149,6 +165,11 @@ describe('grantScopes', () => {
     expect(formatScopes(granted)).toBe('openid launch/patient');
     expect(granted).toMatchObject({ fhirUser: false, launch: false, offlineAccess: false, onlineAccess: false });
     expect(refused).toEqual(['fhirUser', 'launch', 'offline_access']);
+  });
+
+  it('refuses a scope naming a type that does not exist, even where the allowed scopes have a wildcard type', () => {
+    expect(grant('system/UnknownType.read system/Patient.rs', 'system/*.cruds')).toEqual({ granted: 'system/Patient.rs', refused: ['system/UnknownType.read'], unknown: [] });
+    expect(grant('patient/Observations.rs', 'patient/*.rs')).toEqual({ granted: '', refused: ['patient/Observations.rs'], unknown: [] });
   });
 
   it('refuses unknown requested scopes as written and grants nothing for an empty request', () => {

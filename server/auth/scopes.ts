@@ -5,6 +5,8 @@
 // profile), launch-context (launch, launch/patient, launch/encounter) and refresh-token
 // (offline_access, online_access) scopes.
 
+import { isResourceType } from '../../resources/definitions.js';
+
 export type ScopeContext = 'patient' | 'user' | 'system';
 export type Permission = 'c' | 'r' | 'u' | 'd' | 's';
 
@@ -25,7 +27,7 @@ export interface ParsedScopes {
   launchPatient: boolean;        // 'launch/patient'
   launchEncounter: boolean;      // 'launch/encounter'
   offlineAccess: boolean; onlineAccess: boolean;
-  /** Scopes that are not valid SMART scopes (→ the caller answers invalid_scope). */
+  /** Scopes that are not valid SMART scopes, or name no R4 resource type (→ the caller answers invalid_scope). */
   unknown: string[];
 }
 
@@ -52,8 +54,9 @@ const V1_PERMISSIONS = new Map<string, readonly Permission[]>([
   ['*', ['c', 'r', 'u', 'd', 's']],
 ]);
 
-// Scopes are case-sensitive. A type is only checked for shape here: whether Kiln knows the type is
-// the caller's question, so that an unknown type can be reported as such rather than as bad syntax.
+// Scopes are case-sensitive. The pattern checks the type's shape; whether FHIR R4 has the type is
+// checked after (parseResourceScope), so that `system/Foo.rs` is refused like any scope Kiln does
+// not know instead of being granted by a `system/*` registration and then matching nothing.
 const RESOURCE_SCOPE = /^(patient|user|system)\/(\*|[A-Z][A-Za-z]*)\.([^?]*)(?:\?(.*))?$/;
 // v2 permissions are a non-empty subset of c, r, u, d, s written in that order, each at most once,
 // so that every set of permissions has exactly one spelling.
@@ -77,11 +80,12 @@ function parseFilter(query: string): [string, string][] | undefined {
   return pairs;
 }
 
-/** One `context/Type.permissions[?filter]` scope, or undefined when it is not valid SMART syntax. */
+/** One `context/Type.permissions[?filter]` scope, or undefined when it is not valid SMART syntax or R4 has no such type. */
 function parseResourceScope(text: string): ResourceScope | undefined {
   const match = RESOURCE_SCOPE.exec(text);
   if (!match) return undefined;
   const [, context, resourceType, permissionText, query] = match;
+  if (resourceType !== '*' && !isResourceType(resourceType)) return undefined;
   const v1Permissions = V1_PERMISSIONS.get(permissionText);
   if (v1Permissions) {
     // Filters arrived with SMART 2; a v1 scope carrying one has no defined meaning.

@@ -5,6 +5,7 @@ import express, { type Request, type Response } from 'express';
 import type { AuthService } from './auth-service.js';
 import { findClient } from './clients.js';
 import { ASSERTION_TYPE, AssertionError, verifyClientAssertion } from './client-assertion.js';
+import { oauthFormBody } from './oauth-form.js';
 import { assertionProof } from './oauth-model.js';
 import { sameSecret, sha256 } from './secrets.js';
 import { findRefreshToken, InvalidToken, revokeRefreshToken } from './tokens.js';
@@ -34,19 +35,44 @@ async function authenticatedClient(auth: AuthService, req: Request): Promise<str
   }
   const header = req.get('authorization') ?? '';
   if (!header.startsWith('Basic ')) return undefined;
-  const [id, secret] = Buffer.from(header.slice(6), 'base64').toString('utf8').split(':');
-  const client = id ? await findClient(auth.db, decodeURIComponent(id)) : undefined;
+  // RFC 6749 §2.3.1: id and secret are form-urlencoded before they are joined with a colon.
+  const [id, secret] = Buffer.from(header.slice(6), 'base64').toString('utf8').split(':').map(formDecoded);
+  const client = id ? await findClient(auth.db, id) : undefined;
   if (!client?.active || client.kind !== 'confidential-symmetric' || !client.secretHash || !secret) return undefined;
-  return sameSecret(sha256(decodeURIComponent(secret)), client.secretHash) ? client.clientId : undefined;
+  return sameSecret(sha256(secret), client.secretHash) ? client.clientId : undefined;
+}
+
+/** A form-urlencoded value decoded; undefined (no such client, no secret) when it is malformed. */
+function formDecoded(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    return undefined;
+  }
+}
+
+const ADMINISTRATOR = Symbol('administrator');
+
+/**
+ * Who may be told about tokens at the introspection endpoint: an authenticated client (its id), an
+ * administrator's bearer token, or no one (undefined). A bearer token of any other role is no one:
+ * a patient's or a practitioner's token would otherwise learn the subjects and scopes of others.
+ */
+async function introspectionCaller(auth: AuthService, req: Request): Promise<string | typeof ADMINISTRATOR | undefined> {
+  const client = await authenticatedClient(auth, req);
+  if (client) return client;
+  const bearer = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/.exec(req.get('authorization') ?? '')?.[1];
+  const claims = bearer ? await auth.tokens.verifyAccessToken(bearer).catch(() => undefined) : undefined;
+  return claims?.role === 'admin' ? ADMINISTRATOR : undefined;
 }
 
 export function tokenRouter(auth: AuthService): express.Router {
   const router = express.Router();
-  router.use(express.urlencoded({ extended: false, limit: '64kb' }));
-  router.use((_req, res, next) => {
+  router.post(['/token', '/revoke', '/introspect'], (_req, res, next) => {
     res.set('Cache-Control', 'no-store').set('Pragma', 'no-cache');
     next();
   });
+  router.post(['/token', '/revoke', '/introspect'], oauthFormBody((res, description) => oauthError(res, 400, 'invalid_request', description)));
 
   router.post('/token', async (req: Request, res: Response) => {
     const body = req.body as Record<string, string>;
@@ -84,20 +110,21 @@ export function tokenRouter(auth: AuthService): express.Router {
     }
   });
 
+  // RFC 7662 §2.1: the caller must be authorized to introspect. Here that is the client the token
+  // was issued to, authenticated as that client, or an administrator's bearer token; another
+  // authenticated client learns only that the token is not active for it (§2.2).
   router.post('/introspect', async (req: Request, res: Response) => {
-    const caller = await authenticatedClient(auth, req);
+    const caller = await introspectionCaller(auth, req);
     if (!caller) {
-      const bearer = /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1];
-      const valid = bearer ? await auth.tokens.verifyAccessToken(bearer).then(() => true, () => false) : false;
-      if (!valid) {
-        res.set('WWW-Authenticate', 'Basic realm="Kiln", Bearer realm="Kiln"');
-        return oauthError(res, 401, 'invalid_client', 'introspection needs client authentication or a valid bearer token');
-      }
+      res.set('WWW-Authenticate', 'Basic realm="Kiln", Bearer realm="Kiln"');
+      return oauthError(res, 401, 'invalid_client', "introspection needs the authentication of the client that holds the token, or an administrator's bearer token");
     }
     const token = String((req.body as Record<string, string>).token ?? '');
     if (!token) return oauthError(res, 400, 'invalid_request', 'token is required');
+    const mayKnow = (clientId: string) => caller === ADMINISTRATOR || caller === clientId;
     try {
       const claims = await auth.tokens.verifyAccessToken(token);
+      if (!mayKnow(claims.clientId)) return void res.json({ active: false });
       res.json({
         active: true,
         scope: claims.scope,
@@ -117,16 +144,17 @@ export function tokenRouter(auth: AuthService): express.Router {
       if (!(error instanceof InvalidToken)) throw error;
     }
     const refresh = await findRefreshToken(auth.db, token);
-    if (!refresh) return void res.json({ active: false });
+    if (!refresh || !mayKnow(refresh.clientId)) return void res.json({ active: false });
     const user = await findUser(auth.db, refresh.userId);
+    if (!user?.active) return void res.json({ active: false });
     res.json({
-      active: Boolean(user?.active),
+      active: true,
       scope: refresh.scope,
       client_id: refresh.clientId,
       sub: refresh.userId,
       exp: Math.floor(refresh.expires.getTime() / 1000),
       token_type: 'refresh_token',
-      ...(user?.fhirUser ? { fhirUser: `${auth.fhirBaseUrl}/${user.fhirUser}` } : {}),
+      ...(user.fhirUser ? { fhirUser: `${auth.fhirBaseUrl}/${user.fhirUser}` } : {}),
       ...(refresh.context.patient ? { patient: refresh.context.patient } : {}),
     });
   });

@@ -1,7 +1,8 @@
 // Access tokens are JWTs signed by Kiln (RS256): any Kiln process verifies them with the public
-// keys it loaded at start, without the database. Revoked ones are known to every process through
-// a list each polls (and the revoking process knows at once). Refresh tokens are random values
-// stored as hashes, rotated on every use.
+// keys it loaded at start, without the database. A revocation is stored and announced in the same
+// statement (Postgres NOTIFY on REVOCATION_CHANNEL), which every process hears at once; each also
+// re-reads the whole list now and then, and after its listening connection was lost. Refresh
+// tokens are random values stored as hashes, rotated on every use.
 import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '../store/database.js';
@@ -38,8 +39,13 @@ export class InvalidToken extends Error {}
 
 const VERIFIED_CACHE_SIZE = 10_000;
 
+/** The notification channel of revocations; the payload is the revoked token's jti. */
+export const REVOCATION_CHANNEL = 'kiln_token_revoked';
+
 export class TokenService {
-  private revoked = new Set<string>();
+  /** Revoked jtis, each with the turn (of `learned`) at which this process learned it. */
+  private revoked = new Map<string, number>();
+  private learned = 0;
 
   constructor(
     private readonly keys: KeyRing,
@@ -138,15 +144,31 @@ export class TokenService {
     };
   }
 
+  /** Stores the revocation and tells every process, in one statement: the news leaves only if the row is committed. */
   async revokeAccessToken(q: Queryable, claims: AccessClaims): Promise<void> {
-    await q.query('INSERT INTO kiln_revoked_access_token (jti, expires) VALUES ($1, to_timestamp($2)) ON CONFLICT DO NOTHING', [claims.jti, claims.exp]);
-    this.revoked.add(claims.jti);
+    await q.query(
+      `WITH stored AS (INSERT INTO kiln_revoked_access_token (jti, expires) VALUES ($1, to_timestamp($2)) ON CONFLICT DO NOTHING)
+       SELECT pg_notify('${REVOCATION_CHANNEL}', $1)`,
+      [claims.jti, claims.exp],
+    );
+    this.learnRevocation(claims.jti);
   }
 
-  /** Reads the revocations other processes made; expired ones are forgotten (their tokens fail anyway). */
+  /** A revocation this process made or was told about. */
+  learnRevocation(jti: string): void {
+    this.revoked.set(jti, ++this.learned);
+  }
+
+  /**
+   * Reads the whole list again; expired revocations are forgotten (their tokens fail anyway). One
+   * learned while the list was being read is kept, though the read may have missed it.
+   */
   async refreshRevocations(db: Database): Promise<void> {
+    const before = this.learned;
     const rows = await db.query<{ jti: string }>('SELECT jti FROM kiln_revoked_access_token WHERE expires > now()');
-    this.revoked = new Set(rows.rows.map((row) => row.jti));
+    const fresh = new Map(rows.rows.map((row) => [row.jti, before]));
+    for (const [jti, turn] of this.revoked) if (turn > before) fresh.set(jti, turn);
+    this.revoked = fresh;
   }
 }
 

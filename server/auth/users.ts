@@ -89,31 +89,42 @@ export interface LoginLimits {
   lockMinutes: number;
 }
 
-export type LoginResult = { ok: true; user: User } | { ok: false; reason: 'invalid' | 'locked' };
+export type LoginResult = { ok: true; user: User } | { ok: false; lockedNow: boolean };
+
+/** A hash with the work factor of real ones, checked when no account has the username. */
+const NO_ACCOUNT_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+
+// The count of wrong passwords moves in this one statement, so simultaneous attempts each add
+// their own 1 (a read, a slow hash, then a write of `count + 1` would let them overwrite one
+// another). Reaching maxFailures locks the account and starts the count again; during a lock
+// nothing is counted, so more attempts do not make it longer. It names the account by username,
+// so that an unknown username runs it too, matching nothing.
+const COUNT_FAILURE = `UPDATE kiln_user
+  SET failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,
+      locked_until = CASE WHEN failed_logins + 1 >= $2 THEN now() + make_interval(mins => $3) ELSE locked_until END
+  WHERE username = $1 AND (locked_until IS NULL OR locked_until <= now())
+  RETURNING failed_logins, locked_until`;
+
+// A success counts only if the account is still active and unlocked when it is written: a lock
+// that simultaneous wrong passwords set meanwhile wins.
+const COUNT_SUCCESS = `UPDATE kiln_user SET failed_logins = 0, locked_until = NULL
+  WHERE id = $1 AND active AND (locked_until IS NULL OR locked_until <= now())
+  RETURNING *`;
 
 /**
- * Checks a password. After `maxFailures` wrong ones in a row the account is locked for
- * `lockMinutes`, and the answer during that time does not say whether the password was right.
+ * Checks a password. After `maxFailures` wrong ones the account is locked for `lockMinutes`.
+ * An unknown username, an inactive or locked account and a wrong password all end the same way,
+ * after the same hashing work and the same statements, so neither the answer nor its time tells
+ * whether a username exists. `lockedNow` (for the log only) says this attempt locked the account.
  */
 export async function authenticate(q: Queryable, username: string, password: string, limits: LoginLimits): Promise<LoginResult> {
-  const row = (await q.query<UserRow>('SELECT * FROM kiln_user WHERE username = $1', [username])).rows[0];
-  if (!row) {
-    // The same work as for a real account, so timing does not tell which usernames exist.
-    await verifyPassword(password, 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
-    return { ok: false, reason: 'invalid' };
+  const row = (await q.query<UserRow & { locked: boolean }>('SELECT *, coalesce(locked_until > now(), false) AS locked FROM kiln_user WHERE username = $1', [username])).rows[0];
+  const matches = await verifyPassword(password, row?.password_hash ?? NO_ACCOUNT_HASH);
+  if (row && matches && row.active && !row.locked) {
+    const signedIn = (await q.query<UserRow>(COUNT_SUCCESS, [row.id])).rows[0];
+    if (signedIn) return { ok: true, user: toUser(signedIn) };
+    return { ok: false, lockedNow: false };
   }
-  if (row.locked_until && row.locked_until > new Date()) return { ok: false, reason: 'locked' };
-  if (row.active && (await verifyPassword(password, row.password_hash))) {
-    await q.query('UPDATE kiln_user SET failed_logins = 0, locked_until = NULL WHERE id = $1', [row.id]);
-    return { ok: true, user: toUser(row) };
-  }
-  const failures = row.failed_logins + 1;
-  const lock = failures >= limits.maxFailures;
-  await q.query(`UPDATE kiln_user SET failed_logins = $2, locked_until = CASE WHEN $3 THEN now() + make_interval(mins => $4) ELSE locked_until END WHERE id = $1`, [
-    row.id,
-    lock ? 0 : failures,
-    lock,
-    limits.lockMinutes,
-  ]);
-  return { ok: false, reason: lock ? 'locked' : 'invalid' };
+  const counted = (await q.query<{ failed_logins: number; locked_until: Date | null }>(COUNT_FAILURE, [username, limits.maxFailures, limits.lockMinutes])).rows[0];
+  return { ok: false, lockedNow: counted !== undefined && counted.failed_logins === 0 && counted.locked_until !== null };
 }

@@ -1,23 +1,29 @@
 #!/usr/bin/env node
-// `npx kiln <command>`: Kiln's command-line tools. `import` loads FHIR Bundles and NDJSON files.
+// `npx kiln <command>`: Kiln's command-line tools. `import` loads FHIR Bundles and NDJSON files;
+// `admin` creates accounts and apps, and development tokens (server/cli/admin.ts).
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.js';
 import { fhirContext, openStore } from '../open-store.js';
 import { formatSummary, runImport } from './import/run-import.js';
 import { httpSink, localSink, type Sink } from './import/sinks.js';
 import { InputError } from './import/sources.js';
-import { ClientInputError, createClient, type ClientKind, type GrantType } from '../auth/clients.js';
-import { createUser, UserInputError, type Role } from '../auth/users.js';
+import { DataFolderInUse } from '../store/data-folder-lock.js';
+import { admin } from './admin.js';
+import { cliLogger } from './cli-log.js';
 
 const USAGE = `Usage: kiln import <file-or-folder>... [options]
        kiln admin create <username> [--role admin|practitioner|patient|device] [--fhir-user Type/id]
        kiln admin client <name> --kind public|confidential-symmetric|confidential-asymmetric --scope "<scopes>"
                          [--redirect-uri <uri>]... [--grant <type>]... [--jwks-uri <url>]
+       kiln admin token
 
 kiln admin create: creates an account; the password is read from KILN_ADMIN_PASSWORD, or from
 standard input (one line). kiln admin client: registers an application and prints its client_id
 (and, for confidential-symmetric, its secret, shown this once). Both write to the database this
-environment configures.
+environment configures; on the embedded database while the Kiln server runs on it, they ask that
+server. kiln admin token (embedded database only, for development): prints an access token of a
+development administrator (created once, with a random password no one is shown), valid for one
+hour: TOKEN=$(npx kiln admin token).
 
 Imports FHIR R4 Bundles (.json: transaction and batch Bundles as they are; other Bundles and
 single resources as a batch) and NDJSON files (.ndjson, one resource a line), through Kiln's
@@ -43,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return command ? 0 : 2;
   }
-  if (command === 'admin') return admin(rest);
+  if (command === 'admin') return admin(rest, USAGE);
   if (command !== 'import') {
     process.stderr.write(`kiln: unknown command "${command}"\n\n${USAGE}\n`);
     return 2;
@@ -72,7 +78,10 @@ async function main(argv: string[]): Promise<number> {
     sink = httpSink(values.url, process.env.KILN_TOKEN);
   } else {
     const config = loadConfig();
-    const db = await openStore(config);
+    const db = await openStore(config, { holder: 'kiln import', log: cliLogger(config.LOG_LEVEL) }).catch((error: unknown) => {
+      if (!(error instanceof DataFolderInUse)) throw error;
+      throw new DataFolderInUse(error.dataDir, error.holder, `${error.message}: stop it, or import through it with --url ${config.baseUrl} and KILN_TOKEN=$(npx kiln admin token)`);
+    });
     sink = localSink(fhirContext(config, db, config.baseUrl), () => db.close());
     if (db.kind === 'pglite') defaultConcurrency = 1;
   }
@@ -91,69 +100,11 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function readLine(): Promise<string> {
-  let text = '';
-  for await (const chunk of process.stdin) {
-    text += String(chunk);
-    if (text.includes('\n')) break;
-  }
-  return text.split('\n')[0].replace(/\r$/, '');
-}
-
-/** `kiln admin create` and `kiln admin client`: the first accounts and apps, straight into the database. */
-async function admin(argv: string[]): Promise<number> {
-  const [action, name, ...rest] = argv;
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      role: { type: 'string' },
-      'fhir-user': { type: 'string' },
-      kind: { type: 'string' },
-      scope: { type: 'string' },
-      'redirect-uri': { type: 'string', multiple: true },
-      grant: { type: 'string', multiple: true },
-      'jwks-uri': { type: 'string' },
-    },
-  });
-  if ((action !== 'create' && action !== 'client') || !name) {
-    process.stderr.write(`${USAGE}\n`);
-    return 2;
-  }
-  const config = loadConfig();
-  const db = await openStore(config);
-  try {
-    if (action === 'create') {
-      const password = process.env.KILN_ADMIN_PASSWORD ?? (await readLine());
-      const user = await createUser(db, { username: name, password, role: (values.role ?? 'admin') as Role, fhirUser: values['fhir-user'] });
-      process.stdout.write(`Created ${user.role} ${user.username} (${user.id})${user.fhirUser ? ` as ${user.fhirUser}` : ''}\n`);
-      return 0;
-    }
-    const { client, secret } = await createClient(db, {
-      name,
-      kind: values.kind as ClientKind,
-      scope: values.scope ?? '',
-      redirectUris: values['redirect-uri'],
-      grantTypes: values.grant as GrantType[] | undefined,
-      jwksUri: values['jwks-uri'],
-    });
-    process.stdout.write(`client_id: ${client.clientId}\n${secret ? `client_secret: ${secret}\n(shown this once; Kiln keeps only its hash)\n` : ''}`);
-    return 0;
-  } catch (error) {
-    if (error instanceof UserInputError || error instanceof ClientInputError) {
-      process.stderr.write(`kiln admin: ${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  } finally {
-    await db.close();
-  }
-}
-
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     const code = (error as NodeJS.ErrnoException).code ?? '';
-    const usage = error instanceof ConfigError || error instanceof InputError || code.startsWith('ERR_PARSE_ARGS');
+    const usage = error instanceof ConfigError || error instanceof InputError || error instanceof DataFolderInUse || code.startsWith('ERR_PARSE_ARGS');
     // Expected failures (configuration, arguments, files) in one line; anything else in full.
     process.stderr.write(`kiln: ${usage || code ? (error as Error).message : String((error as Error).stack ?? error)}\n`);
     process.exit(usage ? 2 : 1);

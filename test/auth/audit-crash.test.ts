@@ -12,6 +12,7 @@ import { openStore } from '../../server/open-store.js';
 import { startKiln, stopKiln, type KilnProcess } from '../support/kiln-process.js';
 import { uniqueId } from '../support/test-server.js';
 import { PASSWORD, signIn } from './support.js';
+import { embeddedDataFolder } from '../support/embedded-snapshot.js';
 
 const READERS = 4;
 
@@ -19,8 +20,9 @@ let folder: string;
 let env: Record<string, string>;
 let kiln: KilnProcess | undefined;
 
-beforeAll(() => {
+beforeAll(async () => {
   folder = mkdtempSync(join(tmpdir(), 'kiln-audit-crash-'));
+  if (!process.env.DATABASE_URL) await embeddedDataFolder(join(folder, 'data'));
   // On the real Postgres when the suite runs there, otherwise on the embedded database on disk.
   env = {
     ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : { DATABASE_URL: '', KILN_DATA_DIR: join(folder, 'data') }),

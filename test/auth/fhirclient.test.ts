@@ -191,9 +191,9 @@ describe('fhirclient: EHR launch', () => {
     expect(idsOf((await client.request('Observation')) as Bundle)).toEqual([...ids.aliceObs].sort());
   });
 
-  it("is refused another patient's data with 403", async () => {
-    await expect(client.request(`Observation/${ids.bobObs}`)).rejects.toMatchObject({ status: 403 });
-    await expect(client.request(`Patient/${ids.bob}`)).rejects.toMatchObject({ status: 403 });
+  it("finds another patient's data no more than data that does not exist (404)", async () => {
+    await expect(client.request(`Observation/${ids.bobObs}`)).rejects.toMatchObject({ status: 404 });
+    await expect(client.request(`Patient/${ids.bob}`)).rejects.toMatchObject({ status: 404 });
   });
 });
 
@@ -206,7 +206,7 @@ describe('fhirclient: standalone launch', () => {
     expect(client.getFhirUser()).toBe(practitioner.fhirUser);
     expect(await client.patient.read()).toMatchObject({ resourceType: 'Patient', id: ids.bob });
     expect(idsOf((await client.request('Observation')) as Bundle)).toEqual([ids.bobObs]);
-    await expect(client.request(`Patient/${ids.alice}`)).rejects.toMatchObject({ status: 403 });
+    await expect(client.request(`Patient/${ids.alice}`)).rejects.toMatchObject({ status: 404 });
   });
 
   it("confines a patient to their own record, without a picker", async () => {
@@ -218,8 +218,8 @@ describe('fhirclient: standalone launch', () => {
     expect(await client.patient.read()).toMatchObject({ resourceType: 'Patient', id: ids.carol });
     expect(idsOf((await client.request(`Observation?patient=${ids.carol}`)) as Bundle)).toEqual([ids.carolObs]);
     expect(idsOf((await client.request(`Observation?patient=${ids.bob}`)) as Bundle)).toEqual([]);
-    await expect(client.request(`Patient/${ids.alice}`)).rejects.toMatchObject({ status: 403 });
-    await expect(client.request(`Observation/${ids.bobObs}`)).rejects.toMatchObject({ status: 403 });
+    await expect(client.request(`Patient/${ids.alice}`)).rejects.toMatchObject({ status: 404 });
+    await expect(client.request(`Observation/${ids.bobObs}`)).rejects.toMatchObject({ status: 404 });
   });
 });
 

@@ -166,16 +166,17 @@ describe('tokens', () => {
     expect((await refresh(next.body.refresh_token)).status).toBe(200);
   });
 
-  it('introspects access and refresh tokens (RFC 7662) for an authenticated caller', async () => {
+  it("introspects access and refresh tokens (RFC 7662) for an administrator's bearer token", async () => {
     const tokens = await signIn(kiln, { clientId, scope: 'openid fhirUser offline_access user/*.cruds', username: practitioner.username });
+    const root = (await signIn(kiln, { clientId, scope: 'user/*.cruds', username: admin.username })).access_token;
     const introspect = (token: string, bearer?: string) =>
       fetch(`${kiln.origin}/auth/introspect`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) }, body: new URLSearchParams({ token }) });
     expect((await introspect(tokens.access_token)).status).toBe(401);
-    const active = (await (await introspect(tokens.access_token, tokens.access_token)).json()) as Record<string, unknown>;
+    const active = (await (await introspect(tokens.access_token, root)).json()) as Record<string, unknown>;
     expect(active).toMatchObject({ active: true, client_id: clientId, scope: 'openid fhirUser offline_access user/*.cruds', fhirUser: `${kiln.fhirUrl}/Practitioner/doc-1` });
     expect(typeof active.exp).toBe('number');
-    expect(((await (await introspect(tokens.refresh_token as string, tokens.access_token)).json()) as { active: boolean }).active).toBe(true);
-    expect(((await (await introspect('nonsense', tokens.access_token)).json()) as { active: boolean }).active).toBe(false);
+    expect(((await (await introspect(tokens.refresh_token as string, root)).json()) as { active: boolean }).active).toBe(true);
+    expect(((await (await introspect('nonsense', root)).json()) as { active: boolean }).active).toBe(false);
   });
 });
 

@@ -1,13 +1,15 @@
 // A Kiln with SMART on FHIR authorization on, and a person at a browser: follows the
 // authorization code flow through the real login, patient picker and consent pages.
 import { createHash, randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createClient, type NewClient } from '../../server/auth/clients.js';
 import { createUser, type NewUser } from '../../server/auth/users.js';
+import type { Logger } from '../../server/logger.js';
 import { startTestServer, uniqueId, type TestServer } from '../support/test-server.js';
 
-export async function startAuthServer(env: Record<string, string> = {}): Promise<TestServer & { origin: string }> {
-  const kiln = await startTestServer({ KILN_AUTH: 'on', ...env });
+export async function startAuthServer(env: Record<string, string> = {}, logger?: Logger): Promise<TestServer & { origin: string }> {
+  const kiln = await startTestServer({ KILN_AUTH: 'on', ...env }, logger);
   const { port } = kiln.server.address() as AddressInfo;
   return Object.assign(kiln, { origin: `http://localhost:${port}` });
 }
@@ -111,4 +113,50 @@ export async function signIn(kiln: Reachable, s: SignIn) {
   const body = (await response.json()) as Record<string, string | number | boolean>;
   if (response.status !== 200) throw new Error(`token: ${response.status} ${JSON.stringify(body)}`);
   return body as { access_token: string; refresh_token?: string; id_token?: string; patient?: string; encounter?: string; scope: string; expires_in: number; token_type: string };
+}
+
+/** The hidden fields of the sign-in page of a fresh authorization request of `clientId` (scope user/*.rs). */
+export async function signInForm(kiln: Reachable, clientId: string): Promise<Record<string, string>> {
+  const params = new URLSearchParams({
+    response_type: 'code',
+    client_id: clientId,
+    redirect_uri: 'http://localhost:9999/callback',
+    scope: 'user/*.rs',
+    state: 'sign-in',
+    aud: kiln.fhirUrl,
+    code_challenge: pkce().challenge,
+    code_challenge_method: 'S256',
+  });
+  const page = await fetch(`${kiln.origin}/auth/authorize?${params}`);
+  const fields = formFields(await page.text());
+  if (fields.step !== 'login') throw new Error(`no sign-in page: ${page.status}`);
+  return fields;
+}
+
+/** A loopback address of its own (127.x.y.z), so that what is counted per address is this test's alone. */
+export function ownLoopbackAddress(): string {
+  const byte = () => 1 + Math.floor(Math.random() * 254);
+  return `127.${byte()}.${byte()}.${byte()}`;
+}
+
+/**
+ * Posts the sign-in form as a browser would, from `from` (a loopback address, see
+ * ownLoopbackAddress) when given; answers the status, the Retry-After header and the page.
+ */
+export function postSignIn(kiln: Reachable, form: Record<string, string>, username: string, password: string, from?: string): Promise<{ status: number; retryAfter: string | undefined; html: string }> {
+  const url = new URL(`${kiln.origin}/auth/authorize`);
+  const body = new URLSearchParams({ ...form, username, password }).toString();
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      { host: url.hostname === 'localhost' ? '127.0.0.1' : url.hostname, port: url.port, path: url.pathname, method: 'POST', localAddress: from, agent: false, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        let html = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (html += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], html }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
 }

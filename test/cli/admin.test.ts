@@ -5,11 +5,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import request from 'supertest';
 import { signIn, startAuthServer } from '../auth/support.js';
+import { embeddedDataFolder } from '../support/embedded-snapshot.js';
 
 const KILN = resolve(import.meta.dirname, '../../dist/server/cli/kiln.js');
 let work: string;
-beforeEach(() => {
+beforeEach(async () => {
   work = mkdtempSync(join(tmpdir(), 'kiln-admin-'));
+  if (!process.env.DATABASE_URL) await embeddedDataFolder(join(work, 'db'));
 });
 afterEach(() => rmSync(work, { recursive: true, force: true }));
 
@@ -55,4 +57,11 @@ it('refuses a short password or a patient without its Patient, with a usage erro
   const patient = await kiln(['admin', 'create', `p-${Date.now()}`, '--role', 'patient'], { KILN_ADMIN_PASSWORD: 'a long enough password' });
   expect(patient.code).toBe(2);
   expect(patient.stderr).toContain('fhirUser');
+}, 120_000);
+
+it('refuses to register an app whose scope names a resource type that does not exist, with a usage error', async () => {
+  const app = await kiln(['admin', 'client', 'Typo', '--kind', 'public', '--scope', 'user/*.rs patient/Observations.rs', '--redirect-uri', 'http://localhost:9999/callback']);
+  expect(app.code).toBe(2);
+  expect(app.stderr).toContain('patient/Observations.rs');
+  expect(app.stdout).not.toContain('client_id');
 }, 120_000);
