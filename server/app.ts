@@ -2,7 +2,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { FhirContext } from './fhir/context.js';
 import { notFound } from './fhir/errors.js';
-import { errorHandler } from './http/error-handler.js';
+import { DATABASE_RETRY_AFTER_SECONDS, errorHandler } from './http/error-handler.js';
 import { fhirRouter } from './http/fhir-routes.js';
 import { requestLog } from './http/request-log.js';
 import type { Logger } from './logger.js';
@@ -15,6 +15,35 @@ import { rateLimits } from './auth/rate-limits.js';
 import { tokenRouter } from './auth/token-routes.js';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+/** /readyz answers within 2 s whatever the database does: it waits this long for it, then says it is not ready. */
+const READY_DEADLINE_MS = 1_500;
+
+/**
+ * Whether the database answers `SELECT 1` within READY_DEADLINE_MS. Probes made while one is still
+ * waiting share it, so a frozen database and a load balancer that keeps asking do not use up the
+ * connection pool.
+ */
+function readinessProbe(db: FhirContext['db']): () => Promise<boolean> {
+  let pending: Promise<boolean> | undefined;
+  return async () => {
+    pending ??= db.query('SELECT 1').then(
+      () => true,
+      () => false,
+    );
+    const probe = pending;
+    void probe.finally(() => {
+      if (pending === probe) pending = undefined;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), READY_DEADLINE_MS)));
+    try {
+      return await Promise.race([probe, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
 
 export interface AppOptions {
   ctx: FhirContext;
@@ -38,17 +67,14 @@ export function createApp(options: AppOptions): express.Express {
   app.get('/healthz', (_req: Request, res: Response) => {
     res.json({ status: 'ok' });
   });
+  const databaseAnswers = readinessProbe(ctx.db);
   app.get('/readyz', async (_req: Request, res: Response) => {
     if (options.isShuttingDown?.()) {
       res.status(503).json({ status: 'shutting down' });
       return;
     }
-    try {
-      await ctx.db.query('SELECT 1');
-      res.json({ status: 'ready', database: ctx.db.kind });
-    } catch {
-      res.status(503).json({ status: 'database unavailable' });
-    }
+    if (await databaseAnswers()) res.json({ status: 'ready', database: ctx.db.kind });
+    else res.status(503).set('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS)).json({ status: 'database unavailable' });
   });
 
   // Bodies are read raw and parsed by the FHIR layer, which knows what each route accepts;

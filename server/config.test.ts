@@ -42,3 +42,26 @@ describe('loadConfig', () => {
     expect(message.split('\n')).toHaveLength(1);
   });
 });
+
+describe('a DATABASE_URL with a password', () => {
+  const messageOf = (env: NodeJS.ProcessEnv): string => {
+    try {
+      loadConfig(env);
+    } catch (error) {
+      return (error as Error).message;
+    }
+    throw new Error('the configuration was accepted');
+  };
+
+  it.each([
+    ['a URL of another database', { DATABASE_URL: 'mysql://kiln:s3cret-Pa55@db.example.org/kiln' }, 'mysql://kiln:***@db.example.org/kiln'],
+    ['a password with reserved characters', { DATABASE_URL: 'mysql://kiln:s3cret-Pa55%40x@db.example.org/kiln' }, 'mysql://kiln:***@db.example.org/kiln'],
+    ['a password as a parameter', { DATABASE_URL: 'mysql://db.example.org/kiln?user=kiln&password=s3cret-Pa55&ssl=true' }, 'password=***&ssl=true'],
+    ['a text that is no URL at all', { DATABASE_URL: 'kiln:s3cret-Pa55@db.example.org' }, 'DATABASE_URL=(hidden: not a URL)'],
+    ['another setting wrong beside it', { DATABASE_URL: 'postgres://kiln:s3cret-Pa55@db.example.org/kiln', KILN_WORKERS: 'many' }, 'KILN_WORKERS'],
+  ])('never shows the password when the configuration is refused: %s', (_what, env, shown) => {
+    const message = messageOf(env);
+    expect(message).not.toContain('s3cret-Pa55');
+    expect(message).toContain(shown);
+  });
+});

@@ -3,6 +3,7 @@ import { pino } from 'pino';
 
 export type Logger = pino.Logger;
 
-export function createLogger(level: string): Logger {
-  return pino({ level, base: { service: 'kiln' }, timestamp: pino.stdTimeFunctions.isoTime });
+/** Writes to standard output unless given another `destination` (a test reads what was logged). */
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return pino({ level, base: { service: 'kiln' }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
 }

@@ -1,4 +1,5 @@
 // What every interaction needs: the database and the few settings that change behaviour.
+import type { Resource } from '@medplum/fhirtypes';
 import type { ResourceScope } from '../auth/scopes.js';
 import type { AuditTrail } from '../audit/audit-trail.js';
 import type { Database } from '../store/database.js';
@@ -13,12 +14,27 @@ export interface FhirContext {
   readonly maxConditionalDeletes: number;
   /** Most entries one batch or transaction Bundle may hold. */
   readonly maxBundleEntries: number;
+  /** KILN_MAX_BODY: the largest body, and so the largest resource a JSON Patch may produce. */
+  readonly maxBodyBytes: number;
+  /** Most operations one JSON Patch may hold. */
+  readonly maxPatchOperations: number;
+  /** Most resources _include and _revinclude add to one page of a search. */
+  readonly maxIncludes: number;
+  /** Most resources the read entries of one batch or transaction answer with in all. */
+  readonly maxBatchResults: number;
   readonly defaultPageSize: number;
   readonly maxPageSize: number;
   /** The OAuth endpoints, advertised in the CapabilityStatement when authorization is on. */
   readonly oauthUris?: { authorize: string; token: string; introspect: string; revoke: string };
   /** Records AuditEvents of authorised reads and writes (present when authorization is on). */
   readonly audit?: AuditTrail;
+  /**
+   * Rules a resource of a type must meet beyond R4 validation, checked on every write of it before
+   * anything is stored (a Subscription must be one Kiln can serve: subscriptions/ provides it).
+   */
+  readonly contentRules?: ReadonlyMap<string, (resource: Resource) => Promise<void>>;
+  /** What the CapabilityStatement says of subscriptions: the websocket URL, the topics, the channel types. */
+  readonly notifications?: { websocketUrl: string; topics: () => string[]; channelTypes: string[] };
   /** The caller's authorization; absent for Kiln's own work and when authorization is off. */
   readonly access?: Access;
 }
@@ -51,4 +67,6 @@ export interface WriteResult {
   lastUpdated: Date;
   /** The resource as stored (JSON text). */
   content: string;
+  /** Ids of the patients the stored version belongs to. */
+  patientCompartment: string[];
 }

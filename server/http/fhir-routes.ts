@@ -2,6 +2,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { isResourceType } from '../../resources/definitions.js';
+import { ID_PATTERN } from '../../resources/validate.js';
 import { capabilityStatement } from '../../conformance/capability-statement.js';
 import type { Access, FhirContext, WriteResult } from '../fhir/context.js';
 import { methodNotAllowed, notFound, informational, badRequest, unsupportedMediaType } from '../fhir/errors.js';
@@ -10,6 +11,8 @@ import { conditionalDelete, deleteResource, type DeleteResult } from '../fhir/in
 import { history } from '../fhir/interactions/history.js';
 import { search } from '../fhir/interactions/search.js';
 import { reindex } from '../fhir/operations/reindex.js';
+import { subscriptionEvents, subscriptionStatus, websocketBindingToken } from '../../subscriptions/operations.js';
+import { websocketUrl } from '../notifications.js';
 import { parameterGeneration } from '../../resources/search/parameters.js';
 import { systemSearch } from '../fhir/interactions/system-search.js';
 import { batch } from '../fhir/bundle/batch.js';
@@ -43,8 +46,10 @@ export function fhirRouter(ctx: FhirContext): express.Router {
   };
 
   // Every answer is FHIR JSON, so an Accept or _format we cannot produce fails first.
+  // A read of a Binary may also be asked for in its own content type (answered by sendStored).
+  const BINARY_READ = /^\/Binary\/[^/]+(?:\/_history\/[^/]+)?$/;
   router.use((req: Request, _res: Response, next: NextFunction) => {
-    assertJsonAcceptable(req);
+    if (!((req.method === 'GET' || req.method === 'HEAD') && BINARY_READ.test(req.path))) assertJsonAcceptable(req);
     next();
   });
 
@@ -66,6 +71,12 @@ export function fhirRouter(ctx: FhirContext): express.Router {
 
   router.param('type', (_req, _res, next, type: string) => {
     next(isResourceType(type) ? undefined : notFound(`Unknown resource type "${type}"`));
+  });
+  // An id no resource can have never reaches the database (a NUL in it would fail there).
+  router.param('id', (req, _res, next, id: string) => {
+    if (ID_PATTERN.test(id)) return next();
+    if (id.startsWith('$')) return next(notFound(`Kiln does not serve the operation ${id} on ${String(req.params.type)}`));
+    next(badRequest(`${JSON.stringify(id)} is not a valid id: an id is 1 to 64 letters, digits, '-' and '.'`, `${String(req.params.type)}.id`));
   });
 
   on('/:type', {
@@ -148,6 +159,18 @@ export function fhirRouter(ctx: FhirContext): express.Router {
     },
   });
 
+  // The backport IG's Subscription operations (GET, or POST with a Parameters body).
+  const subscriptionOperation = (answer: (ctx: FhirContext, id: string, params: URLSearchParams) => Promise<Resource>) => {
+    const run: Handler = async (req, res, ctx) => sendJson(req, res, 200, JSON.stringify(await answer(ctx, idOf(req), operationParameters(req))));
+    return { GET: run, POST: run };
+  };
+  on('/Subscription/:id/\$status', subscriptionOperation((ctx, id) => subscriptionStatus(ctx, id)));
+  on('/Subscription/:id/\$events', subscriptionOperation((ctx, id, params) => subscriptionEvents(ctx, id, params)));
+  on(
+    '/Subscription/:id/\$get-ws-binding-token',
+    subscriptionOperation((ctx, id) => websocketBindingToken(ctx, id, websocketUrl(ctx.baseUrl))),
+  );
+
   on('/:type/:id/_history', {
     GET: async (req, res, ctx) => sendJson(req, res, 200, (await history(ctx, { resourceType: typeOf(req), id: idOf(req) }, searchOf(req))).bundle),
   });
@@ -195,6 +218,20 @@ function route(router: express.Router, path: string, handlers: Partial<Record<'G
 }
 
 const typeOf = (req: Request): string => String(req.params.type);
+
+/** An operation's parameters: the query, or the primitive parameters of a Parameters body. */
+function operationParameters(req: Request): URLSearchParams {
+  const params = searchOf(req);
+  if (req.method !== 'POST' || !Buffer.isBuffer(req.body) || req.body.length === 0) return params;
+  assertFhirJsonBody(req);
+  const body = jsonBody(req) as { resourceType?: string; parameter?: { name?: unknown; [key: string]: unknown }[] };
+  if (body?.resourceType !== 'Parameters') throw badRequest('The operation takes a Parameters resource (or no body)');
+  for (const parameter of body.parameter ?? []) {
+    const value = Object.entries(parameter).find(([key]) => key.startsWith('value'))?.[1];
+    if (typeof parameter.name === 'string' && (typeof value === 'string' || typeof value === 'number')) params.append(parameter.name, String(value));
+  }
+  return params;
+}
 
 /** `$reindex?_type=A,B`, or a Parameters body naming `type`s; none means the types with custom parameters. */
 function reindexTypes(req: Request): string[] | undefined {

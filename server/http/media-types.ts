@@ -25,6 +25,16 @@ function acceptedTypes(header: string | undefined): string[] {
 }
 
 /** Throws 406 unless the response can be FHIR JSON (by `_format`, else by Accept). */
+/** Whether the request takes FHIR JSON (by `_format` or `Accept`). */
+export function jsonAcceptable(req: Request): boolean {
+  try {
+    assertJsonAcceptable(req);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function assertJsonAcceptable(req: Request): void {
   const format = typeof req.query._format === 'string' ? req.query._format.trim().toLowerCase() : undefined;
   if (format !== undefined) {
@@ -37,6 +47,13 @@ export function assertJsonAcceptable(req: Request): void {
   if (accepted.length && !accepted.some((type) => JSON_ACCEPTS.has(type))) {
     throw notAcceptable(`Cannot produce ${req.get('accept')}: Kiln answers in JSON (application/fhir+json)`);
   }
+}
+
+/** Whether `Accept` takes `contentType` (exactly, by its `type/*`, or anything). */
+export function acceptsContentType(req: Request, contentType: string): boolean {
+  const accepted = acceptedTypes(req.get('accept'));
+  const type = contentType.split(';')[0].trim().toLowerCase();
+  return !accepted.length || accepted.some((a) => a === '*/*' || a === type || a === `${type.split('/')[0]}/*`);
 }
 
 /** True when the client asked for FHIR JSON explicitly rather than accepting anything. */

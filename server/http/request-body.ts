@@ -3,15 +3,12 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { Request } from 'express';
 import { isResourceType } from '../../resources/definitions.js';
 import { badRequest } from '../fhir/errors.js';
+import { parseJson } from '../fhir/json-text.js';
 
 export function jsonBody(req: Request): unknown {
   const raw = req.body;
   if (!Buffer.isBuffer(raw) || raw.length === 0) throw badRequest('The request has no body: send a FHIR resource as JSON');
-  try {
-    return JSON.parse(raw.toString('utf8'));
-  } catch (error) {
-    throw badRequest(`The body is not valid JSON: ${(error as Error).message}`);
-  }
+  return parseJson(raw.toString('utf8'), 'The body');
 }
 
 /** The body as a resource of `expectedType` (the type in the URL). */

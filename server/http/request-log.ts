@@ -1,10 +1,12 @@
 // Request ids and one JSON log line per request (pino). A well-formed X-Request-Id from the
-// client is kept, so a request can be followed across services; otherwise one is made.
+// client is kept, so a request can be followed across services; otherwise one is made. The URL is
+// logged without the credentials it may carry (server/http/loggable-url.ts).
 // Written here rather than with pino-http because that middleware builds a child logger and
 // serialisers for every request even when the line is never written, about 5% of a read.
 import type { NextFunction, Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
+import { loggableUrl } from './loggable-url.js';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -32,7 +34,7 @@ export function requestLog(logger: Logger) {
         const status = res.statusCode;
         const level = status >= 500 ? 'error' : 'info';
         if (level === 'info' && !logsRequests) return;
-        logger[level]({ reqId: id, method: req.method, url: req.originalUrl, status, ms: Math.round(performance.now() - started) }, 'request completed');
+        logger[level]({ reqId: id, method: req.method, url: loggableUrl(req.originalUrl), status, ms: Math.round(performance.now() - started) }, 'request completed');
       });
     }
     next();

@@ -1,6 +1,6 @@
 // The embedded default: Postgres compiled to WebAssembly, data kept in a folder.
 import { PGlite } from '@electric-sql/pglite';
-import type { Database, Queryable, QueryResult } from './database.js';
+import { checkChannel, type Database, type QueryResult, type SchemaTransaction } from './database.js';
 
 /**
  * Opens the embedded database in `dataDir`, or in memory. An in-memory database may start from a
@@ -24,18 +24,26 @@ export async function openPglite(dataDir: string | undefined, snapshot?: Blob): 
     return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
   };
 
+  const transaction = <T>(work: (tx: SchemaTransaction) => Promise<T>, prelude?: string): Promise<T> =>
+    exclusive(() =>
+      db.transaction(async (inner) => {
+        if (prelude) await inner.exec(prelude);
+        const tx: SchemaTransaction = { query: (sql, params) => run(inner, sql, params), exec: async (sql) => void (await inner.exec(sql)) };
+        return work(tx);
+      }),
+    );
+
   return {
     kind: 'pglite',
     query: (sql, params) => exclusive(() => run(db, sql, params)),
-    transaction: (work) =>
-      exclusive(() =>
-        db.transaction(async (inner) => {
-          const tx: Queryable = { query: (sql, params) => run(inner, sql, params) };
-          return work(tx);
-        }),
-      ),
+    transaction: (work) => transaction(work),
+    schemaTransaction: (work) => transaction(work, 'SET LOCAL statement_timeout = 0'),
     exec: (sql) => exclusive(async () => void (await db.exec(sql))),
+    // One process, one connection: no notification can be missed, so `missed` is never called.
+    listen: (channel, handler) => exclusive(async () => void (await db.listen(checkChannel(channel), (payload) => handler.message(payload)))),
     close: () => exclusive(() => db.close()),
-    dump: () => exclusive(() => db.dumpDataDir('none')),
+    // Gzipped: the schema's empty tables and indexes take 130 MB as a plain tar, 9 MB compressed, and
+    // the compressed one also loads faster.
+    dump: () => exclusive(() => db.dumpDataDir('gzip')),
   };
 }

@@ -10,7 +10,9 @@ export function transactionScope(outer: Database, tx: Queryable): Database {
     joined: true,
     query: (sql, params) => tx.query(sql, params),
     transaction: (work) => work(scope),
+    schemaTransaction: () => Promise.reject(new Error('a Bundle does not change the schema')),
     exec: () => Promise.reject(new Error('statements without parameters are for migrations, not for a Bundle')),
+    listen: () => Promise.reject(new Error('a Bundle does not listen for notifications')),
     close: () => Promise.reject(new Error('a Bundle cannot close the database')),
   };
   return scope;

@@ -6,12 +6,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import request from 'supertest';
 import { startTestServer, type TestServer } from '../support/test-server.js';
+import { embeddedDataFolder } from '../support/embedded-snapshot.js';
 
 const KILN = resolve(import.meta.dirname, '../../dist/server/cli/kiln.js');
 
 let work: string;
-beforeEach(() => {
+beforeEach(async () => {
   work = mkdtempSync(join(tmpdir(), 'kiln-import-'));
+  if (!process.env.DATABASE_URL) await embeddedDataFolder(join(work, 'db'));
 });
 afterEach(() => rmSync(work, { recursive: true, force: true }));
 

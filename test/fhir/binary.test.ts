@@ -45,4 +45,16 @@ describe('Binary', () => {
     expect(raw.text).toBe('hello again');
     expect(raw.headers['content-type']).toContain('text/plain');
   });
+
+  it('answers Accept naming the Binary\'s own content type with the raw content, and 406 for another (R4 binary.html#rest)', async () => {
+    const created = await request(kiln.server).post('/fhir/Binary').set('Content-Type', 'text/csv').send('a,b\n1,2\n');
+    expect(created.status).toBe(201);
+    const raw = await request(kiln.server).get(`/fhir/Binary/${created.body.id}`).set('Accept', 'text/csv');
+    expect([raw.status, raw.headers['content-type'], raw.text]).toEqual([200, expect.stringContaining('text/csv'), 'a,b\n1,2\n']);
+    expect((await request(kiln.server).get(`/fhir/Binary/${created.body.id}/_history/1`).set('Accept', 'text/*')).text).toBe('a,b\n1,2\n');
+    const other = await request(kiln.server).get(`/fhir/Binary/${created.body.id}`).set('Accept', 'image/png');
+    expect([other.status, other.body.resourceType]).toEqual([406, 'OperationOutcome']);
+    // Any other resource still answers only in JSON.
+    expect((await request(kiln.server).get(`/fhir/Binary?_id=${created.body.id}`).set('Accept', 'text/csv')).status).toBe(406);
+  });
 });

@@ -27,8 +27,18 @@ describe('GET /fhir/metadata', () => {
       ['create', 'delete', 'history-instance', 'history-type', 'patch', 'read', 'search-type', 'update', 'vread'].sort(),
     );
     expect(patient.conditionalDelete).toBe('multiple');
-    expect(patient.referencePolicy).toContain('enforced');
+    expect(patient.referencePolicy).toEqual(['literal', 'local']);
     expect(cs.rest[0].interaction).toEqual([{ code: 'transaction' }, { code: 'batch' }, { code: 'history-system' }, { code: 'search-system' }]);
+  });
+
+  it('does not claim referencePolicy "enforced": a resource others refer to can still be deleted', async () => {
+    const patient = await request(kiln.server).post('/fhir/Patient').set('Content-Type', 'application/fhir+json').send('{"resourceType":"Patient"}');
+    const observation = { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: `Patient/${patient.body.id}` } };
+    const referrer = await request(kiln.server).post('/fhir/Observation').set('Content-Type', 'application/fhir+json').send(JSON.stringify(observation));
+    expect(referrer.status).toBe(201);
+    expect((await request(kiln.server).delete(`/fhir/Patient/${patient.body.id}`)).status).toBe(204);
+    const cs = (await request(kiln.server).get('/fhir/metadata')).body;
+    for (const resource of cs.rest[0].resource) expect([resource.type, resource.referencePolicy]).toEqual([resource.type, ['literal', 'local']]);
   });
 
   it('advertises nothing it does not answer: every advertised interaction works on a sample type', async () => {

@@ -122,10 +122,11 @@ describe('a transaction', () => {
     const mrn = uniqueId('mrn');
     const old = (await request(kiln.server).post('/fhir/Patient').set('Content-Type', FHIR_JSON).send(json(patient(`${mrn}-old`)))).body;
     const kept = (await request(kiln.server).post('/fhir/Patient').set('Content-Type', FHIR_JSON).send(json(patient(`${mrn}-kept`)))).body;
+    const patched = (await request(kiln.server).post('/fhir/Patient').set('Content-Type', FHIR_JSON).send(json(patient(`${mrn}-patched`)))).body;
     const patch = Buffer.from(json([{ op: 'add', path: '/active', value: true }])).toString('base64');
     const entries = [
       { request: { method: 'GET', url: `Patient?identifier=${MRN}|${mrn}` } },
-      { resource: { resourceType: 'Binary', contentType: 'application/json-patch+json', data: patch }, request: { method: 'PATCH', url: `Patient/${kept.id}` } },
+      { resource: { resourceType: 'Binary', contentType: 'application/json-patch+json', data: patch }, request: { method: 'PATCH', url: `Patient/${patched.id}` } },
       { resource: { ...kept, gender: 'other' }, request: { method: 'PUT', url: `Patient/${kept.id}` } },
       { fullUrl: uuid(), resource: patient(mrn), request: { method: 'POST', url: 'Patient' } },
       { request: { method: 'DELETE', url: `Patient/${old.id}` } },
@@ -142,11 +143,30 @@ describe('a transaction', () => {
     // GET ran after the POST, so the search finds the new patient.
     expect(ok.body.entry[0].resource.entry).toHaveLength(1);
     expect((await request(kiln.server).get(`/fhir/Patient/${old.id}`)).status).toBe(410);
-    // PATCH and PUT share a phase and run in request order: the PUT wrote the last version.
     const after = await read(`Patient/${kept.id}`);
-    expect(after.meta.versionId).toBe('3');
+    expect(after.meta.versionId).toBe('2');
     expect(after.gender).toBe('other');
-    expect(after.active).toBeUndefined();
+    expect((await read(`Patient/${patched.id}`)).active).toBe(true);
+  });
+
+  it('fails as a whole when its DELETE, POST, PUT and PATCH entries touch the same resource (R4 http.html#trules)', async () => {
+    const mrn = uniqueId('mrn');
+    const target = (await request(kiln.server).post('/fhir/Patient').set('Content-Type', FHIR_JSON).send(json(patient(mrn)))).body;
+    const patch = Buffer.from(json([{ op: 'add', path: '/active', value: true }])).toString('base64');
+    const put = { resource: { ...target, gender: 'other' }, request: { method: 'PUT', url: `Patient/${target.id}` } };
+    const overlaps: [string, Entry[]][] = [
+      ['DELETE and PUT', [{ request: { method: 'DELETE', url: `Patient/${target.id}` } }, put]],
+      ['conditional DELETE and PUT', [{ request: { method: 'DELETE', url: `Patient?identifier=${MRN}|${mrn}` } }, put]],
+      ['PUT and PATCH', [put, { resource: { resourceType: 'Binary', contentType: 'application/json-patch+json', data: patch }, request: { method: 'PATCH', url: `Patient/${target.id}` } }]],
+      ['POST whose ifNoneExist matches, and PUT', [{ fullUrl: uuid(), resource: patient(mrn), request: { method: 'POST', url: 'Patient', ifNoneExist: `identifier=${MRN}|${mrn}` } }, put]],
+      ['two PUTs', [put, put]],
+    ];
+    for (const [what, entries] of overlaps) {
+      const res = await post(bundle(entries));
+      expect([what, res.status, res.body.issue?.[0]?.details?.text]).toEqual([what, 400, expect.stringContaining('may not overlap')]);
+    }
+    const after = await read(`Patient/${target.id}`);
+    expect([after.meta.versionId, after.gender, after.active]).toEqual(['1', target.gender, undefined]);
   });
 
   it('resolves conditional references, and refuses one that matches several (412) or none (404)', async () => {

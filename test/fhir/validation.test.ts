@@ -68,6 +68,21 @@ describe('required bindings', () => {
     expect(issues[0].expression).toEqual([location]);
   });
 
+  it('are judged together with the structure: every error in one answer', async () => {
+    const issues = await rejected({ resourceType: 'Patient', gender: 'xyz', birthDate: 'soon', telecom: [{ system: 'pigeon', value: '1' }] });
+    const locations = issues.flatMap((i) => i.expression ?? []);
+    expect(locations).toEqual(expect.arrayContaining(['Patient.gender', 'Patient.birthDate', 'Patient.telecom[0].system']));
+    expect(issues.find((i) => i.expression?.[0] === 'Patient.gender')?.code).toBe('code-invalid');
+  });
+
+  it('are not judged on an element that is itself malformed, which is reported once', async () => {
+    const issues = await rejected({ resourceType: 'Patient', gender: { code: 'xyz' }, identifier: [{ use: 'nonsense', value: '1' }] });
+    const atGender = issues.filter((i) => (i.expression ?? []).some((e) => e.startsWith('Patient.gender')));
+    expect(atGender).toHaveLength(1);
+    expect(atGender[0].code).not.toBe('code-invalid');
+    expect(issues.some((i) => i.expression?.[0] === 'Patient.identifier[0].use' && i.code === 'code-invalid')).toBe(true);
+  });
+
   it('accepts codes from the value sets', async () => {
     const res = await create({ resourceType: 'Patient', gender: 'female', telecom: [{ system: 'phone', value: '555' }] });
     expect(res.status).toBe(201);

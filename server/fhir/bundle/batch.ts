@@ -8,6 +8,8 @@ import { badRequest, FhirError } from '../errors.js';
 import { bundleOf, EntryError, parseEntry, type ParsedEntry } from './bundle-entries.js';
 import { isUrn, rewriteReferences } from './bundle-references.js';
 import { conditionalTarget } from './conditional-references.js';
+import { HEAVY_ENTRIES_PER_TURN, pacer } from './pacing.js';
+import { ReadBudget } from './read-budget.js';
 import { runEntry, type EntryOutcome } from './run-entry.js';
 
 /** Entries in flight at once: enough to fill the connection pool, few enough to keep memory flat. */
@@ -16,11 +18,14 @@ const CONCURRENCY = 16;
 export async function batch(ctx: FhirContext, body: unknown, preference: ReturnPreference): Promise<Bundle> {
   const raw = bundleOf(body, ctx.maxBundleEntries).entry ?? [];
   const outcomes: EntryOutcome[] = new Array(raw.length);
+  const budget = new ReadBudget(ctx.maxBatchResults);
+  const pace = pacer(HEAVY_ENTRIES_PER_TURN);
   let next = 0;
   const worker = async () => {
     while (next < raw.length) {
       const index = next++;
-      outcomes[index] = await runOne(ctx, raw[index], index, preference);
+      outcomes[index] = await runOne(ctx, raw[index], index, preference, budget);
+      await pace();
     }
   };
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, raw.length) }, worker));
@@ -31,11 +36,11 @@ export async function batch(ctx: FhirContext, body: unknown, preference: ReturnP
   };
 }
 
-async function runOne(ctx: FhirContext, raw: BundleEntry, index: number, preference: ReturnPreference): Promise<EntryOutcome> {
+async function runOne(ctx: FhirContext, raw: BundleEntry, index: number, preference: ReturnPreference, budget: ReadBudget): Promise<EntryOutcome> {
   try {
     const entry = parseEntry(raw, index, ctx.baseUrl);
     await resolveReferences(ctx, entry);
-    return await runEntry(ctx, entry, preference);
+    return await runEntry(ctx, entry, preference, undefined, budget);
   } catch (error) {
     if (!(error instanceof FhirError)) throw error;
     const failure = error instanceof EntryError ? error : new EntryError({ index, fullUrl: raw?.fullUrl }, error);

@@ -20,7 +20,7 @@ export interface EntryRequest {
   /** The query string of a search or a conditional write (`identifier=…`), without `?`. */
   query?: string;
   ifNoneExist?: string;
-  ifMatch?: number;
+  ifMatch?: string;
   ifNoneMatch?: string;
   ifModifiedSince?: Date;
 }

@@ -7,7 +7,7 @@ import { notFound, preconditionFailed } from '../errors.js';
 
 /** The id of the one match of `type?query`, undefined for none; 412 for several. */
 export async function soleMatch(ctx: FhirContext, type: string, query: string, source: string): Promise<string | undefined> {
-  const matches = await findMatchingIds(ctx.db, type, parseCriteria(type, query, source, ctx.baseUrl), 2);
+  const matches = await findMatchingIds(ctx.db, type, parseCriteria(ctx, type, query, source), 2);
   if (matches.length > 1) throw preconditionFailed(`${source} "${query}" matches more than one ${type}`);
   return matches[0];
 }

@@ -2,7 +2,7 @@
 // a response entry: status, location, etag, lastModified, and the resource or an outcome as the
 // client's Prefer header asks (hl7.org/fhir/R4/bundle-definitions.html#Bundle.entry.response).
 import { STATUS_CODES } from 'node:http';
-import type { Binary, BundleEntry, Resource } from '@medplum/fhirtypes';
+import type { Binary, Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import type { FhirContext, ReturnPreference, WriteResult } from '../context.js';
 import { badRequest, informational } from '../errors.js';
 import { create } from '../interactions/create.js';
@@ -12,7 +12,9 @@ import { conditionalPatch, patch } from '../interactions/patch.js';
 import { read, vread, type StoredResource } from '../interactions/read.js';
 import { search } from '../interactions/search.js';
 import { conditionalUpdate, update } from '../interactions/update.js';
+import { parseJson } from '../json-text.js';
 import type { ParsedEntry } from './bundle-entries.js';
+import type { ReadBudget } from './read-budget.js';
 
 export interface EntryOutcome {
   response: NonNullable<BundleEntry['response']>;
@@ -24,7 +26,8 @@ export interface EntryOutcome {
 const STATUS_TEXT: Record<number, string> = Object.fromEntries([200, 201, 204, 304].map((code) => [code, `${code} ${STATUS_CODES[code]}`]));
 const etag = (versionId: number) => `W/"${versionId}"`;
 
-export async function runEntry(ctx: FhirContext, entry: ParsedEntry, preference: ReturnPreference, assignedId?: string): Promise<EntryOutcome> {
+/** `budget`: what the Bundle's read entries may still answer with (read-budget.ts). */
+export async function runEntry(ctx: FhirContext, entry: ParsedEntry, preference: ReturnPreference, assignedId?: string, budget?: ReadBudget): Promise<EntryOutcome> {
   const { request, resource } = entry;
   const type = request.resourceType as string;
   switch (request.method) {
@@ -36,7 +39,7 @@ export async function runEntry(ctx: FhirContext, entry: ParsedEntry, preference:
     case 'PUT': {
       const result = request.id
         ? await update(ctx, type, request.id, resource as Resource, { ifMatch: request.ifMatch })
-        : await conditionalUpdate(ctx, type, request.query as string, resource as Resource, { ifMatch: request.ifMatch });
+        : await conditionalUpdate(ctx, type, request.query as string, resource as Resource, { ifMatch: request.ifMatch, serverAssignedId: assignedId !== undefined });
       return written(result, preference, `${result.status === 201 ? 'Created' : 'Updated'} ${type}/${result.id}`, { ...(resource as Resource), id: result.id });
     }
     case 'PATCH': {
@@ -57,7 +60,7 @@ export async function runEntry(ctx: FhirContext, entry: ParsedEntry, preference:
     }
     case 'GET':
     case 'HEAD':
-      return runRead(ctx, entry, request.method === 'HEAD');
+      return runRead(ctx, entry, request.method === 'HEAD', budget);
   }
 }
 
@@ -73,10 +76,19 @@ function written(result: WriteResult, preference: ReturnPreference, message: str
   return { response, resource: preference === 'representation' ? (JSON.parse(result.content) as Resource) : undefined, written: resource };
 }
 
-async function runRead(ctx: FhirContext, entry: ParsedEntry, head: boolean): Promise<EntryOutcome> {
+async function runRead(ctx: FhirContext, entry: ParsedEntry, head: boolean, budget?: ReadBudget): Promise<EntryOutcome> {
   const { request } = entry;
   const type = request.resourceType as string;
-  const body = (resource: Resource | undefined) => (head ? undefined : resource);
+  budget?.assertOpen();
+  // A read answers with one resource; a search or a history page with each one its Bundle holds.
+  const body = (resource: Resource, resources = 1) => {
+    budget?.charge(resources);
+    return head ? undefined : resource;
+  };
+  const page = (text: string) => {
+    const bundle = JSON.parse(text) as Bundle;
+    return body(bundle, bundle.entry?.length ?? 0);
+  };
   if (request.id && !request.history) {
     const stored = request.versionId ? await vread(ctx, type, request.id, request.versionId) : await read(ctx, type, request.id);
     const response = { status: STATUS_TEXT[200], etag: etag(stored.versionId), lastModified: stored.lastUpdated.toISOString() };
@@ -85,11 +97,9 @@ async function runRead(ctx: FhirContext, entry: ParsedEntry, head: boolean): Pro
   }
   const query = new URLSearchParams(request.query ?? '');
   if (request.history) {
-    const page = await history(ctx, { resourceType: type, id: request.id }, query);
-    return { response: { status: STATUS_TEXT[200] }, resource: body(JSON.parse(page.bundle) as Resource) };
+    return { response: { status: STATUS_TEXT[200] }, resource: page((await history(ctx, { resourceType: type, id: request.id }, query)).bundle) };
   }
-  const found = await search(ctx, type, [...query], { lenient: false });
-  return { response: { status: STATUS_TEXT[200] }, resource: body(JSON.parse(found) as Resource) };
+  return { response: { status: STATUS_TEXT[200] }, resource: page(await search(ctx, type, [...query], { lenient: false })) };
 }
 
 /** ifNoneMatch (an ETag or *) and ifModifiedSince of a read entry. */
@@ -107,9 +117,5 @@ function jsonPatchOf(resource: Resource): unknown {
   if (binary.resourceType !== 'Binary' || !/^application\/json-patch\+json\b/.test(binary.contentType ?? '')) {
     throw badRequest('A PATCH entry carries a JSON Patch as a Binary with contentType application/json-patch+json');
   }
-  try {
-    return JSON.parse(Buffer.from(binary.data ?? '', 'base64').toString('utf8'));
-  } catch (error) {
-    throw badRequest(`The JSON Patch in Binary.data is not valid JSON: ${(error as Error).message}`);
-  }
+  return parseJson(Buffer.from(binary.data ?? '', 'base64').toString('utf8'), 'The JSON Patch in Binary.data');
 }

@@ -5,7 +5,8 @@
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
 import { SqlState, sqlStateOf } from '../../store/database.js';
-import { lockCriteria } from '../../store/match-query.js';
+import { criteriaKey, findMatchingIds, lockCriteria } from '../../store/match-query.js';
+import { parseCriteria } from '../conditional-criteria.js';
 import { transactionScope } from '../../store/transaction-scope.js';
 import type { FhirContext, ReturnPreference } from '../context.js';
 import { badRequest, FhirError, invalidResource } from '../errors.js';
@@ -13,6 +14,8 @@ import { missingIssue, missingReferences } from '../write-checks.js';
 import { bundleOf, EntryError, parseEntry, type ParsedEntry } from './bundle-entries.js';
 import { rewriteReferences, type FullUrlTargets } from './bundle-references.js';
 import { conditionalTarget, soleMatch } from './conditional-references.js';
+import { HEAVY_ENTRIES_PER_TURN, LIGHT_ENTRIES_PER_TURN, pacer } from './pacing.js';
+import { ReadBudget } from './read-budget.js';
 import { runEntry, type EntryOutcome } from './run-entry.js';
 
 const PHASES: ParsedEntry['request']['method'][][] = [['DELETE'], ['POST'], ['PUT', 'PATCH'], ['GET', 'HEAD']];
@@ -22,19 +25,24 @@ const PHASES: ParsedEntry['request']['method'][][] = [['DELETE'], ['POST'], ['PU
  * rewritten in place, and a transaction that lost a race to another runs again from the start.
  */
 export async function transaction(ctx: FhirContext, readBundle: () => unknown, preference: ReturnPreference): Promise<Bundle> {
-  const entriesOf = (body: unknown) => {
-    const entries = (bundleOf(body, ctx.maxBundleEntries).entry ?? []).map((entry, index) => parseEntry(entry, index, ctx.baseUrl));
+  const entriesOf = async (body: unknown) => {
+    const pace = pacer(LIGHT_ENTRIES_PER_TURN);
+    const entries: ParsedEntry[] = [];
+    for (const [index, entry] of (bundleOf(body, ctx.maxBundleEntries).entry ?? []).entries()) {
+      entries.push(parseEntry(entry, index, ctx.baseUrl));
+      await pace();
+    }
     assertDistinctFullUrls(entries);
     return entries;
   };
-  let entries = entriesOf(readBundle());
+  let entries = await entriesOf(readBundle());
   const run = () => ctx.db.transaction((tx) => runAll({ ...ctx, db: transactionScope(ctx.db, tx), checkReferences: false }, ctx.checkReferences, entries, preference));
   let outcomes: EntryOutcome[];
   try {
     outcomes = await run();
   } catch (error) {
     if (!lostRace(error)) throw error;
-    entries = entriesOf(readBundle());
+    entries = await entriesOf(readBundle());
     outcomes = await run();
   }
   return {
@@ -57,25 +65,60 @@ export function postedBundle(parsed: unknown, parse: () => unknown): () => unkno
 async function runAll(ctx: FhirContext, checkReferences: boolean, entries: ParsedEntry[], preference: ReturnPreference): Promise<EntryOutcome[]> {
   const outcomes: EntryOutcome[] = new Array(entries.length);
   const inPhase = (methods: string[]) => entries.filter((e) => methods.includes(e.request.method));
-  for (const entry of inPhase(PHASES[0])) outcomes[entry.index] = await attempt(entry, () => runEntry(ctx, entry, preference));
+  const pace = pacer(HEAVY_ENTRIES_PER_TURN);
+  const deleted = await deleteIdentities(ctx, inPhase(PHASES[0]));
+  for (const entry of inPhase(PHASES[0])) {
+    outcomes[entry.index] = await attempt(entry, () => runEntry(ctx, entry, preference));
+    await pace();
+  }
 
   const ids = await assignIds(ctx, entries);
+  await assertDistinctIdentities(ctx, entries, deleted, ids);
   await rewriteAll(ctx, entries, ids.targets);
 
-  // Plain creates run together, so that their rows are written by a few multi-row statements.
+  // Plain creates run together, so that their rows are written by a few multi-row statements:
+  // started a slice at a time (each create validates and indexes before it waits for its batch),
+  // and no more once one has failed, since the transaction fails with it.
   const posts = inPhase(PHASES[1]);
   const plain = posts.filter((e) => e.request.ifNoneExist === undefined);
-  const settled = await Promise.allSettled(plain.map((entry) => attempt(entry, () => runEntry(ctx, entry, preference, ids.byEntry.get(entry.index)))));
+  const started: Promise<PromiseSettledResult<EntryOutcome>>[] = [];
+  let failed = false;
+  for (const entry of plain) {
+    if (failed) break;
+    started.push(settle(attempt(entry, () => runEntry(ctx, entry, preference, ids.byEntry.get(entry.index))), () => (failed = true)));
+    await pace();
+  }
+  const settled = await Promise.all(started);
   throwFirstFailure(settled);
   settled.forEach((result, i) => (outcomes[plain[i].index] = (result as PromiseFulfilledResult<EntryOutcome>).value));
   for (const entry of posts.filter((e) => e.request.ifNoneExist !== undefined)) {
     outcomes[entry.index] = await attempt(entry, () => runEntry(ctx, entry, preference, ids.byEntry.get(entry.index)));
+    await pace();
   }
-  for (const entry of inPhase(PHASES[2])) outcomes[entry.index] = await attempt(entry, () => runEntry(ctx, entry, preference));
+  for (const entry of inPhase(PHASES[2])) {
+    const madeId = ids.serverAssigned.has(entry.index) ? ids.byEntry.get(entry.index) : undefined;
+    outcomes[entry.index] = await attempt(entry, () => runEntry(ctx, entry, preference, madeId));
+    await pace();
+  }
 
   if (checkReferences) await assertReferencesExist(ctx, entries, outcomes);
-  for (const entry of inPhase(PHASES[3])) outcomes[entry.index] = await attempt(entry, () => runEntry(ctx, entry, preference));
+  const budget = new ReadBudget(ctx.maxBatchResults);
+  for (const entry of inPhase(PHASES[3])) {
+    outcomes[entry.index] = await attempt(entry, () => runEntry(ctx, entry, preference, undefined, budget));
+    await pace();
+  }
   return outcomes;
+}
+
+/** The promise's outcome as a value, so that a failure is handled at once; `onFailure` hears of one. */
+function settle<T>(work: Promise<T>, onFailure: () => void): Promise<PromiseSettledResult<T>> {
+  return work.then(
+    (value) => ({ status: 'fulfilled', value }),
+    (reason: unknown) => {
+      onFailure();
+      return { status: 'rejected', reason };
+    },
+  );
 }
 
 /** Runs one entry; a FHIR failure is reported as that entry's. */
@@ -112,8 +155,52 @@ function assertDistinctFullUrls(entries: ParsedEntry[]): void {
 interface AssignedIds {
   /** fullUrl → `Type/id`. */
   targets: FullUrlTargets;
-  /** The id each create will give its resource. */
+  /** The id each create will give its resource, and the id each update will write. */
   byEntry: Map<number, string>;
+  /** Conditional updates that matched nothing and carried no id: their id is new, made here. */
+  serverAssigned: Set<number>;
+  /** The parsed ifNoneExist of each conditional create, as one text (match-query.ts criteriaKey). */
+  criteriaKeys: Map<number, string>;
+}
+
+/** `Type/id` of everything the DELETE entries remove, conditional ones by their matches. */
+async function deleteIdentities(ctx: FhirContext, deletes: ParsedEntry[]): Promise<Map<number, string[]>> {
+  const identities = new Map<number, string[]>();
+  for (const entry of deletes) {
+    const { resourceType, id, query } = entry.request;
+    const matched = id ? [id] : await attempt(entry, async () => findMatchingIds(ctx.db, resourceType as string, parseCriteria(ctx, resourceType as string, query as string, 'Conditional delete'), ctx.maxConditionalDeletes + 1));
+    identities.set(entry.index, matched.map((match) => `${resourceType}/${match}`));
+  }
+  return identities;
+}
+
+/**
+ * R4 http.html#trules: when the resources that the DELETE, POST, PUT and PATCH entries touch
+ * (conditional ones as resolved) overlap, the transaction fails. Entries that create by the same
+ * ifNoneExist are one create, not an overlap.
+ */
+async function assertDistinctIdentities(ctx: FhirContext, entries: ParsedEntry[], deleted: Map<number, string[]>, ids: AssignedIds): Promise<void> {
+  const claimed = new Map<string, { claimant: string; entry: ParsedEntry }>();
+  const claim = async (entry: ParsedEntry, identity: string, claimant: string) => {
+    const earlier = claimed.get(identity);
+    if (earlier && earlier.claimant !== claimant) {
+      throw new EntryError(entry, badRequest(`${identity} is also touched by entry ${earlier.entry.index}: the entries of a transaction may not overlap (DELETE, POST, PUT and PATCH of the same resource)`));
+    }
+    claimed.set(identity, { claimant, entry });
+  };
+  const pace = pacer(LIGHT_ENTRIES_PER_TURN);
+  for (const entry of entries) {
+    await pace();
+    const { method, resourceType, id, query, ifNoneExist } = entry.request;
+    const own = `entry ${entry.index}`;
+    if (method === 'DELETE') for (const identity of deleted.get(entry.index) ?? []) await claim(entry, identity, own);
+    else if (method === 'POST') await claim(entry, `${resourceType}/${ids.byEntry.get(entry.index)}`, ifNoneExist === undefined ? own : (ids.criteriaKeys.get(entry.index) as string));
+    else if (method === 'PUT') await claim(entry, `${resourceType}/${ids.byEntry.get(entry.index)}`, own);
+    else if (method === 'PATCH') {
+      const target = id ?? (await attempt(entry, () => soleMatch(ctx, resourceType as string, query as string, 'Conditional patch')));
+      if (target) await claim(entry, `${resourceType}/${target}`, own);
+    }
+  }
 }
 
 /**
@@ -123,17 +210,24 @@ interface AssignedIds {
 async function assignIds(ctx: FhirContext, entries: ParsedEntry[]): Promise<AssignedIds> {
   const targets: FullUrlTargets = new Map();
   const byEntry = new Map<number, string>();
+  const serverAssigned = new Set<number>();
+  const criteriaKeys = new Map<number, string>();
   // Two creates with the same ifNoneExist make one resource.
   const byCriteria = new Map<string, string>();
+  const pace = pacer(LIGHT_ENTRIES_PER_TURN);
   for (const entry of entries) {
+    await pace();
     const { method, resourceType, id, query, ifNoneExist } = entry.request;
     const type = resourceType as string;
     let target: string | undefined;
     if (method === 'POST') {
       if (ifNoneExist !== undefined) {
-        const key = `${type}?${ifNoneExist}`;
+        const criteria = await attempt(entry, async () => parseCriteria(ctx, type, ifNoneExist, 'ifNoneExist'));
+        // Keyed by the parsed criteria, so that every spelling of the same criteria is one create.
+        const key = criteriaKey(type, criteria);
+        criteriaKeys.set(entry.index, key);
         // The same lock the create takes, so that no other writer can make a match in between.
-        await lockCriteria(ctx.db, key);
+        await lockCriteria(ctx.db, type, criteria);
         target = byCriteria.get(key) ?? (await attempt(entry, () => soleMatch(ctx, type, ifNoneExist, 'ifNoneExist'))) ?? randomUUID();
         byCriteria.set(key, target);
       } else {
@@ -143,19 +237,26 @@ async function assignIds(ctx: FhirContext, entries: ParsedEntry[]): Promise<Assi
     } else if (method === 'PUT') {
       if (id) target = id;
       else {
-        target = (await attempt(entry, () => soleMatch(ctx, type, query as string, 'Conditional update'))) ?? entry.resource?.id ?? randomUUID();
+        target = (await attempt(entry, () => soleMatch(ctx, type, query as string, 'Conditional update'))) ?? entry.resource?.id;
+        if (target === undefined) {
+          target = randomUUID();
+          serverAssigned.add(entry.index);
+        }
         if (entry.resource && entry.resource.id === undefined) entry.resource = { ...entry.resource, id: target };
       }
+      byEntry.set(entry.index, target);
     }
     if (target && entry.fullUrl) targets.set(entry.fullUrl, `${type}/${target}`);
   }
-  return { targets, byEntry };
+  return { targets, byEntry, serverAssigned, criteriaKeys };
 }
 
 /** Rewrites fullUrl references and resolves conditional ones (`Patient?identifier=…`) in every written resource. */
 async function rewriteAll(ctx: FhirContext, entries: ParsedEntry[], targets: FullUrlTargets): Promise<void> {
   const resolved = new Map<string, string>();
+  const pace = pacer(LIGHT_ENTRIES_PER_TURN);
   for (const entry of entries) {
+    await pace();
     if (!entry.resource || (entry.request.method !== 'POST' && entry.request.method !== 'PUT')) continue;
     await attempt(entry, async () => {
       const rewrite = rewriteReferences(entry.resource as Resource, entry.fullUrl, targets);
