@@ -524,7 +524,7 @@ async function benchServer(settings: SearchSettings, databaseUrl: string, server
   pool.on('error', () => undefined);
   const threads = Math.max(1, cores - 1);
   const validateEvery = 200;
-  const source = new RowSource({ seed: settings.seed, patientCount: settings.patients, validateEvery }, threads);
+  const source = new RowSource({ seed: settings.seed, patientCount: settings.patients, validateEvery, baseUrl: `${server.origin}/fhir` }, threads);
   try {
     loadValidation();
     const idleStart = await cpuSnapshot();

@@ -61,23 +61,23 @@ export function insertSql(batch: RowBatch): { sql: string; params: unknown[] } {
   const types = new Map(searchColumns(batch.resourceType));
   // Only the search columns some row of the batch has a value for; the others stay NULL.
   const used = batch.columns.map((name, i) => ({ name, values: batch.values[i], sqlType: types.get(name) as string })).filter((c) => c.values.some((v) => v !== null));
-  const params: unknown[] = [batch.ids, batch.lastUpdated, batch.content, ...used.map((c) => c.values), batch.resourceType];
+  const params: unknown[] = [batch.ids, batch.lastUpdated, batch.content, batch.patientCompartment, ...used.map((c) => c.values), batch.resourceType];
   const typeParam = `$${params.length}`;
   // text[] columns arrive as array literals (text) and are cast per row.
-  const arrays = used.map((c, i) => `$${i + 4}::${c.sqlType === 'text[]' ? 'text' : c.sqlType}[]`);
+  const arrays = used.map((c, i) => `$${i + 5}::${c.sqlType === 'text[]' ? 'text' : c.sqlType}[]`);
   const names = used.map((_, i) => `c${i}`);
   const casts = used.map((c, i) => (c.sqlType === 'text[]' ? `c${i}::text[]` : `c${i}`));
   const sql = `
     WITH v AS (
-      SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[]${arrays.map((a) => `, ${a}`).join('')})
-        AS v (id, ts, content${names.map((n) => `, ${n}`).join('')})
+      SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[]${arrays.map((a) => `, ${a}`).join('')})
+        AS v (id, ts, content, patients${names.map((n) => `, ${n}`).join('')})
     ),
     cur AS (
-      INSERT INTO ${tableName(batch.resourceType)} (id, version_id, last_updated, deleted, content${used.map((c) => `, ${columnName(c.name)}`).join('')})
-      SELECT id, 1, ts, false, content${casts.map((c) => `, ${c}`).join('')} FROM v
+      INSERT INTO ${tableName(batch.resourceType)} (id, version_id, last_updated, deleted, content, patient_compartment${used.map((c) => `, ${columnName(c.name)}`).join('')})
+      SELECT id, 1, ts, false, content, patients::text[]${casts.map((c) => `, ${c}`).join('')} FROM v
     )
-    INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, method, url, content)
-    SELECT ${typeParam}, id, 1, ts, false, 'POST', ${typeParam}, content FROM v`;
+    INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, method, url, content, patient_compartment)
+    SELECT ${typeParam}, id, 1, ts, false, 'POST', ${typeParam}, content, patients::text[] FROM v`;
   return { sql, params };
 }
 

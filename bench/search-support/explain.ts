@@ -37,16 +37,18 @@ export function recordingDatabase(pool: pg.Pool, statements?: Statement[]): Data
         conn.release();
       }
     },
+    schemaTransaction: () => Promise.reject(new Error('a measured search changes no schema')),
     async exec(sql) {
       await pool.query(sql);
     },
+    listen: () => Promise.reject(new Error('a measured search listens for no notifications')),
     close: async () => undefined,
   };
 }
 
 /** The context the server builds (server/server.ts) with its default settings. */
 export function searchContext(db: Database, baseUrl: string): FhirContext {
-  return { db, baseUrl, checkReferences: true, maxConditionalDeletes: 100, maxBundleEntries: 10000, defaultPageSize: 20, maxPageSize: 1000 };
+  return { db, baseUrl, checkReferences: true, maxConditionalDeletes: 100, maxBundleEntries: 10000, maxBodyBytes: 16 * 1024 * 1024, maxPatchOperations: 1000, maxIncludes: 1000, maxBatchResults: 10000, defaultPageSize: 20, maxPageSize: 1000 };
 }
 
 /** Runs Kiln's search for `path` (`Type?query`) in this process; returns the Bundle text and the statements it ran. */
@@ -73,7 +75,9 @@ export async function capturedStatements(baseUrl: string, path: string): Promise
     kind: 'postgres',
     query: empty,
     transaction: (work) => work({ query: empty }),
+    schemaTransaction: () => Promise.reject(new Error('a captured search changes no schema')),
     exec: async () => undefined,
+    listen: async () => undefined,
     close: async () => undefined,
   };
   await search(searchContext(db, baseUrl), type, [...new URLSearchParams(query)], { lenient: false });

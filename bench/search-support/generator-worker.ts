@@ -14,6 +14,8 @@ export interface GeneratorInit {
   patientCount: number;
   /** Validate one resource in this many (and every resource with a rare code). */
   validateEvery: number;
+  /** The server's FHIR base URL, against which the rows' patient compartments are worked out. */
+  baseUrl: string;
 }
 
 export type GeneratorRequest = { id: number; kind: 'Patient' | 'Observation'; from: number; to: number };
@@ -55,7 +57,7 @@ if (parentPort) {
       }
       const every = request.kind === 'Patient' ? 1 : init.validateEvery;
       const { validated, invalid } = invalidIn(resources, request.from, every, rare);
-      const batch = storedRows(request.kind, resources, ids, new Date());
+      const batch = storedRows(request.kind, resources, ids, new Date(), init.baseUrl);
       const reply: GeneratorReply = { id: request.id, batch, validated, invalid: invalid.slice(0, 5) };
       port.postMessage(reply);
     } catch (error) {

@@ -3,6 +3,7 @@
 // every search column (indexValues). Gathered column-wise for one INSERT … SELECT FROM unnest(…).
 import type { Resource } from '@medplum/fhirtypes';
 import { indexValues } from '../../resources/search/index-values.js';
+import { patientMembership } from '../../resources/patient-compartment.js';
 import { searchColumnTypes } from '../../server/store/schema.js';
 import { joinContent, splitContent } from '../../server/fhir/stored-content.js';
 
@@ -17,6 +18,8 @@ export interface RowBatch {
   ids: string[];
   lastUpdated: string[];
   content: string[];
+  /** The patients each row belongs to, as array literals. */
+  patientCompartment: (string | null)[];
   columns: string[];
   values: unknown[][];
 }
@@ -36,7 +39,7 @@ export function searchColumns(resourceType: string): [string, string][] {
  * Rows for new resources (version 1), exactly as Kiln's create writes them, with `lastUpdated`
  * standing in for the database clock (to the millisecond, like Kiln's).
  */
-export function storedRows(resourceType: string, resources: Resource[], ids: string[], lastUpdated: Date): RowBatch {
+export function storedRows(resourceType: string, resources: Resource[], ids: string[], lastUpdated: Date, baseUrl: string): RowBatch {
   const columns = searchColumns(resourceType);
   const batch: RowBatch = {
     resourceType,
@@ -44,6 +47,7 @@ export function storedRows(resourceType: string, resources: Resource[], ids: str
     ids,
     lastUpdated: [],
     content: [],
+    patientCompartment: [],
     columns: columns.map(([name]) => name),
     values: columns.map(() => []),
   };
@@ -56,6 +60,7 @@ export function storedRows(resourceType: string, resources: Resource[], ids: str
     const row = indexValues({ ...resource, id } as Resource);
     batch.lastUpdated.push(instant);
     batch.content.push(joinContent(split, at));
+    batch.patientCompartment.push(arrayLiteral(patientMembership({ ...resource, id } as Resource, row, baseUrl).patients));
     columns.forEach(([name, sqlType], c) => {
       const value = row[name] ?? null;
       if (value === null) batch.values[c].push(null);

@@ -1,11 +1,13 @@
 // What a write stores for search (hl7.org/fhir/R4/search.html#ptypes): every indexed parameter's
 // values, computed from its FHIRPath expression inside the write, in the shape its columns hold.
 // Multi-valued dates and numbers are kept as one envelope (lowest start, highest end).
-import { evalFhirPathTyped, toTypedValue, type TypedValue } from '@medplum/core';
+import { evalFhirPathTyped, toTypedValue, type FhirPathAtom, type TypedValue } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import { dateRange } from '../fhir-date-range.js';
 import { tokenKeys } from '../token-values.js';
-import { hasRoot, indexedParameters, type ParameterDefinition } from './parameters.js';
+import { boundedKey } from './bounded-keys.js';
+import { evaluator, type Evaluate } from './compiled-expression.js';
+import { hasRoot, indexedParameters, rootNames, type ParameterDefinition } from './parameters.js';
 import { pairedColumns, pairedValues } from './paired-keys.js';
 import { normalizeString, stringParts } from './string-values.js';
 import { canonicalUnit, UCUM } from './ucum.js';
@@ -88,19 +90,66 @@ export const unitKey = {
 };
 
 type Row = Record<string, unknown>;
+
+/** Each expression's function (compiled-expression.ts), made the first time it runs. */
+const evaluators = new WeakMap<FhirPathAtom, Evaluate>();
+
+/** Set while interpretedIndexValues runs: every expression through the interpreter. */
+let interpreterOnly = false;
+
+/** What `parsed` gives for `input`: compiled where its shape allows, else interpreted. */
+export function evaluate(parsed: FhirPathAtom, input: TypedValue[], variables: Record<string, TypedValue>): TypedValue[] {
+  if (interpreterOnly) return evalFhirPathTyped(parsed, input, variables);
+  let run = evaluators.get(parsed);
+  if (!run) {
+    run = evaluator(parsed);
+    evaluators.set(parsed, run);
+  }
+  return run(input, variables);
+}
 const nonEmpty = <T>(values: T[]): T[] | null => (values.length ? values : null);
 
 /** The search values of `resource`, for all its type's parameters or only the ones named. */
 export function indexValues(resource: Resource, only?: ParameterDefinition[]): Row {
   const row: Row = {};
   const root = [toTypedValue(resource)];
+  // %resource: what a composite's parts may start from (MolecularSequence's chromosome).
+  const variables = { '%resource': root[0] };
+  const names = rootNames(resource as unknown as Record<string, unknown>);
   for (const parameter of only ?? indexedParameters(resource.resourceType).values()) {
-    const values = hasRoot(resource as unknown as Record<string, unknown>, parameter.roots) ? evalFhirPathTyped(parameter.parsed, root) : [];
-    Object.assign(row, valuesFor(parameter, values));
+    const values = hasRoot(names, parameter.roots) ? evaluate(parameter.parsed, root, variables) : [];
+    // Most parameters have no value in a given resource: their columns are all null.
+    if (values.length) Object.assign(row, valuesFor(parameter, values, variables));
+    else for (const name of columnNames(parameter)) row[name] = null;
   }
   // A caller that asks for some parameters only wants those columns.
   if (!only) for (const paired of pairedColumns(resource.resourceType)) row[paired.name] = pairedValues(paired, row);
+  // Pairs are made of whole keys first, so that a search pairs its keys the same way; then every
+  // key of a text[] column is bounded to what an index entry holds.
+  for (const [name, value] of Object.entries(row)) if (Array.isArray(value)) row[name] = [...new Set((value as string[]).map(boundedKey))];
   return row;
+}
+
+const namesOfColumns = new WeakMap<ParameterDefinition, string[]>();
+
+/** The names of a parameter's columns, in the order valuesFor gives them. */
+function columnNames(parameter: ParameterDefinition): string[] {
+  let names = namesOfColumns.get(parameter);
+  if (!names) {
+    names = indexColumns(parameter).map((c) => c.name);
+    namesOfColumns.set(parameter, names);
+  }
+  return names;
+}
+
+/** indexValues with every expression interpreted: the compiled path's oracle, and its benchmark's baseline. */
+export function interpretedIndexValues(resource: Resource): Row {
+  interpreterOnly = true;
+  try {
+    return indexValues(resource);
+  } finally {
+    interpreterOnly = false;
+  }
 }
 
 /** The empty row of a type: what a deletion leaves in the search columns. */
@@ -111,11 +160,11 @@ export function emptyIndexValues(resourceType: string): Row {
   return row;
 }
 
-function valuesFor(parameter: ParameterDefinition, values: TypedValue[]): Row {
+function valuesFor(parameter: ParameterDefinition, values: TypedValue[], variables: Record<string, TypedValue>): Row {
   const { code } = parameter;
   switch (parameter.type) {
     case 'composite':
-      return { [column.main(code)]: compositeItems(parameter, values) };
+      return { [column.main(code)]: compositeItems(parameter, values, variables) };
     case 'near': {
       const position = values.find((v) => typeof v.value?.latitude === 'number' && typeof v.value?.longitude === 'number')?.value;
       return { [column.latitude(code)]: position?.latitude ?? null, [column.longitude(code)]: position?.longitude ?? null };
@@ -148,19 +197,31 @@ function valuesFor(parameter: ParameterDefinition, values: TypedValue[]): Row {
   }
 }
 
+const partsOfComposites = new WeakMap<ParameterDefinition, ParameterDefinition[]>();
+
+/** A composite's parts, each as a parameter of its own whose columns are named by its index. */
+function partDefinitions(parameter: ParameterDefinition): ParameterDefinition[] {
+  let parts = partsOfComposites.get(parameter);
+  if (!parts) {
+    parts = (parameter.components ?? []).map((part, index) => ({ ...parameter, code: String(index), type: part.type, components: undefined }));
+    partsOfComposites.set(parameter, parts);
+  }
+  return parts;
+}
+
 /**
  * One JSON object per item of the composite's expression (an Observation, or each of its
  * components), holding each part's values under its index: `{"0": [token keys], "1:lo": 72, …}`.
  * Parts are matched within one item, as composite search requires.
  */
-function compositeItems(parameter: ParameterDefinition, items: TypedValue[]): string | null {
+function compositeItems(parameter: ParameterDefinition, items: TypedValue[], variables: Record<string, TypedValue>): string | null {
   const out: Record<string, unknown>[] = [];
   for (const item of items) {
     const entry: Record<string, unknown> = {};
     let complete = true;
     for (const [index, part] of (parameter.components ?? []).entries()) {
-      const partDefinition = { ...parameter, code: String(index), type: part.type, components: undefined };
-      const partRow = valuesFor(partDefinition, evalFhirPathTyped(part.parsed, [item]));
+      const partDefinition = partDefinitions(parameter)[index];
+      const partRow = valuesFor(partDefinition, evaluate(part.parsed, [item], variables), variables);
       const present = Object.values(partRow).some((v) => v !== null);
       if (!present) complete = false;
       for (const [key, value] of Object.entries(partRow)) if (value !== null) entry[key] = jsonSafe(value);

