@@ -10,8 +10,28 @@ export interface CapabilityOptions {
   /** The OAuth endpoints when SMART on FHIR authorization is on. */
   oauthUris?: { authorize: string; token: string; introspect: string; revoke: string };
   baseUrl: string;
-  checkReferences: boolean;
   software?: { name: string; version: string };
+  /** Subscriptions: where websockets connect, the topics Kiln ships, the channel types it sends on. */
+  notifications?: { websocketUrl: string; topics: () => string[]; channelTypes: string[] };
+}
+
+const BACKPORT = 'http://hl7.org/fhir/uv/subscriptions-backport';
+
+/** The Subscription resource's entry: the backport IG's topics and operations, and Kiln's channel types. */
+function subscriptionCapabilities(notifications: NonNullable<CapabilityOptions['notifications']>): Partial<CapabilityStatementRestResource> {
+  return {
+    supportedProfile: [`${BACKPORT}/StructureDefinition/backport-subscription`],
+    documentation:
+      `Channel types: ${notifications.channelTypes.join(', ')}. MQTT is named the way the backport IG names channel types R4 lacks: ` +
+      'the backport-channel-type extension on channel.type (_type) with the code "mqtt" of http://kiln.dev/fhir/CodeSystem/subscription-channel-type; ' +
+      'channel.endpoint is the topic (or mqtt://host:port/topic) on Kiln\'s broker. Topics are readable as Basic resources (code SubscriptionTopic).',
+    extension: notifications.topics().map((valueCanonical) => ({ url: `${BACKPORT}/StructureDefinition/capabilitystatement-subscriptiontopic-canonical`, valueCanonical })),
+    operation: [
+      { name: 'status', definition: `${BACKPORT}/OperationDefinition/backport-subscription-status` },
+      { name: 'events', definition: `${BACKPORT}/OperationDefinition/backport-subscription-events` },
+      { name: 'get-ws-binding-token', definition: `${BACKPORT}/OperationDefinition/backport-subscription-get-ws-binding-token` },
+    ],
+  };
 }
 
 const RESOURCE_PARAMETERS = [
@@ -62,8 +82,9 @@ function smartSecurity(uris: NonNullable<CapabilityOptions['oauthUris']>) {
 export function capabilityStatement(options: CapabilityOptions): CapabilityStatement {
   const revIncludes = revIncludesByTarget();
   const software = options.software ?? { name: 'Kiln', version: process.env.npm_package_version ?? '0.1.0' };
+  // Writes refuse references to local resources that do not exist (KILN_CHECK_REFERENCES), but a
+  // delete does not look for referrers, so references can dangle afterwards: not "enforced".
   const referencePolicy: CapabilityStatementRestResource['referencePolicy'] = ['literal', 'local'];
-  if (options.checkReferences) referencePolicy.push('enforced');
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',
@@ -78,6 +99,7 @@ export function capabilityStatement(options: CapabilityOptions): CapabilityState
     rest: [
       {
         mode: 'server',
+        ...(options.notifications ? { extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/capabilitystatement-websocket', valueUrl: options.notifications.websocketUrl }] } : {}),
         ...(options.oauthUris ? { security: smartSecurity(options.oauthUris) } : {}),
         resource: resourceTypes().map((type) => ({
           type: type as CapabilityStatementRestResource['type'],
@@ -92,6 +114,7 @@ export function capabilityStatement(options: CapabilityOptions): CapabilityState
           ...(type === 'Patient'
             ? { operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }] }
             : {}),
+          ...(type === 'Subscription' && options.notifications ? subscriptionCapabilities(options.notifications) : {}),
         })),
         interaction: SYSTEM_INTERACTIONS.map((code) => ({ code })),
         compartment: COMPARTMENT_TYPES.map((type) => `http://hl7.org/fhir/CompartmentDefinition/${type.charAt(0).toLowerCase()}${type.slice(1)}`),
