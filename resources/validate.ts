@@ -1,8 +1,9 @@
 // FHIR R4 §2.4 Validating resources (hl7.org/fhir/R4/validation.html): structure, cardinality,
-// datatypes and invariants from the StructureDefinitions, plus the checks that validator leaves out.
+// datatypes and invariants from the StructureDefinitions (compiled into per-type plans, with
+// @medplum/core's validator as their oracle), plus the checks that validator leaves out.
 // Every problem is reported in one answer: structural errors and binding errors together.
-import { OperationOutcomeError, validateResource } from '@medplum/core';
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import { structuralIssues } from './compiled-validation/structure-validator.js';
 import { sharingDefinitionFiles } from './definition-files.js';
 import { loadDefinitions } from './definitions.js';
 import { MAX_JSON_DEPTH, valueDepth } from './json-limits.js';
@@ -36,8 +37,11 @@ function within(path: string, broken: string): boolean {
   return typeName !== null && within(broken.slice(0, choice) + path.slice(choice + typeName[0].length), broken.slice(0, choice) + broken.slice(choice + 3));
 }
 
-/** Every error in `resource`; an empty list means it may be stored. */
-export function validationErrors(resource: Resource): OperationOutcomeIssue[] {
+/**
+ * Every error in `resource`; an empty list means it may be stored. `structural` is the compiled
+ * validator; its oracle (interpretedStructuralIssues) can take its place for comparisons.
+ */
+export function validationErrors(resource: Resource, structural = structuralIssues): OperationOutcomeIssue[] {
   const type = String(resource.resourceType);
   // Everything below walks the resource recursively: a deeper one is refused before any walk.
   if (valueDepth(resource) > MAX_JSON_DEPTH) {
@@ -49,23 +53,22 @@ export function validationErrors(resource: Resource): OperationOutcomeIssue[] {
   // describe the same mistake less precisely.
   const broken = [...text, ...shape].flatMap((i) => i.expression ?? []);
   const unreported = (issue: OperationOutcomeIssue) => !(issue.expression ?? []).some((path) => broken.some((b) => within(path, b)));
-  const structural: OperationOutcomeIssue[] = [];
+  const found: OperationOutcomeIssue[] = [];
   try {
-    structural.push(...validateResource(resource));
+    found.push(...structural(resource));
   } catch (error) {
-    if (error instanceof OperationOutcomeError) structural.push(...(error.outcome.issue ?? []));
     // The validator gives up on some malformed shapes by throwing; those are reported above.
-    else if (!shape.length) structural.push({ severity: 'error', code: 'structure', details: { text: (error as Error).message }, expression: [type] });
+    if (!shape.length) found.push({ severity: 'error', code: 'structure', details: { text: (error as Error).message }, expression: [type] });
   }
   if (resource.id !== undefined && (typeof resource.id !== 'string' || !ID_PATTERN.test(resource.id))) {
-    structural.push({
+    found.push({
       severity: 'error',
       code: 'value',
       details: { text: `Invalid id "${String(resource.id)}": an id is 1 to 64 letters, digits, '-' and '.'` },
       expression: [`${type}.id`],
     });
   }
-  const errors = [...text, ...shape, ...structural.filter(unreported)].filter(isError);
+  const errors = [...text, ...shape, ...found.filter(unreported)].filter(isError);
   // Bindings of elements that are themselves broken are not judged; every other one is.
   const structurallyBroken = errors.flatMap((i) => i.expression ?? []);
   const bindings = checkRequiredBindings(resource).filter((issue) => !(issue.expression ?? []).some((path) => structurallyBroken.some((b) => within(path, b))));
