@@ -3,9 +3,7 @@
 // it prints figures and asserts nothing. See bench/README.md.
 import os from 'node:os';
 import pg from 'pg';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { randomUUID } from 'node:crypto';
-import { createClient } from '../server/auth/clients.js';
+import { backendToken } from './support/backend-token.js';
 import { runInChild } from './support/children.js';
 import { DEFAULT_DATABASE_URL, redacted, resetDatabase } from './support/database.js';
 import { runBenchmark } from './support/bench-main.js';
@@ -271,7 +269,7 @@ async function benchServer(settings: Settings, databaseUrl: string, serverVersio
     // in how busy the machine is falls on both alike.
     const secured = await startServerProcess({ ...serverEnv, KILN_AUTH: 'on', KILN_RATE_LIMIT_PER_MINUTE: '10000000' });
     try {
-      const bearer = await backendToken(pool, secured.origin);
+      const bearer = await backendToken(pool, secured.origin, 'bench:crud', 'system/Observation.rs');
       const slice = { ...settings, seconds: Math.max(2, Math.round(settings.seconds / 2)), warmupSeconds: 1 };
       const sliceJob = { ...http, ids, connections: settings.connections, seconds: slice.seconds, warmupSeconds: slice.warmupSeconds };
       const plainSlices: Phase[] = [];
@@ -294,32 +292,6 @@ async function benchServer(settings: Settings, databaseUrl: string, serverVersio
     await pool.end();
     await server.stop();
   }
-}
-
-/** A backend service's token (SMART Backend Services), as a real system client gets one. */
-async function backendToken(pool: pg.Pool, origin: string): Promise<string> {
-  const { privateKey, publicKey } = await generateKeyPair('RS384', { extractable: true });
-  const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: 'bench', alg: 'RS384' }] };
-  const { client } = await createClient(pool, { name: 'bench:crud', kind: 'confidential-asymmetric', jwks, grantTypes: ['client_credentials'], scope: 'system/Observation.rs' });
-  // The assertion names the token endpoint as the server publishes it; the request goes to the address it listens on.
-  const discovery = (await (await fetch(`${origin}/fhir/.well-known/smart-configuration`)).json()) as { token_endpoint: string };
-  const tokenUrl = discovery.token_endpoint;
-  const assertion = await new SignJWT({})
-    .setProtectedHeader({ alg: 'RS384', kid: 'bench' })
-    .setIssuer(client.clientId)
-    .setSubject(client.clientId)
-    .setAudience(tokenUrl)
-    .setJti(randomUUID())
-    .setExpirationTime('4m')
-    .sign(privateKey);
-  const response = await fetch(`${origin}${new URL(tokenUrl).pathname}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'system/Observation.rs', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion }),
-  });
-  const body = (await response.json()) as { access_token?: string };
-  if (!body.access_token) throw new Error(`no token: ${response.status} ${JSON.stringify(body)}`);
-  return body.access_token;
 }
 
 process.exit(

@@ -1,5 +1,6 @@
 // `npm run bench:import`: importing the Synthea patient records (FHIR transaction Bundles) into a
-// real Postgres (a) as transactions posted over HTTP by concurrent clients and (b) with
+// real Postgres (a) as transactions posted over HTTP by concurrent clients, with authorization off
+// and on, and (b) with
 // `kiln import`, next to a baseline in the same run: the same resources written by raw INSERTs
 // (content only, no indexes). A benchmark, not a test: it prints figures and asserts nothing.
 import { spawn } from 'node:child_process';
@@ -10,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { DEFAULT_DATABASE_URL, redacted, resetDatabase } from './support/database.js';
+import { backendToken } from './support/backend-token.js';
 import { runBenchmark } from './support/bench-main.js';
 import { startServerProcess, type ServerProcess } from './support/server-process.js';
 import { coresBetween, cpuSnapshot, type CpuSnapshot } from './support/stats.js';
@@ -17,6 +19,9 @@ import { logLevelOf, readGiven, SettingsError, wholeNumber } from './support/set
 
 const GOAL_PER_SECOND = 3000;
 const GOAL_RATIO = 0.35;
+/** With authorization on, as users run Kiln: at least this rate, and this share of the rate with it off. */
+const AUTHORISED_GOAL_PER_SECOND = 2000;
+const AUTHORISED_GOAL_RATIO = 0.8;
 const cores = os.availableParallelism?.() ?? os.cpus().length;
 const kilnCli = fileURLToPath(new URL('../server/cli/kiln.js', import.meta.url));
 const say = (text = '') => process.stdout.write(`${text}\n`);
@@ -94,13 +99,14 @@ function readBundles(folder: string): BundleFile[] {
     });
 }
 
-async function httpPhase(server: ServerProcess, bundles: BundleFile[], settings: Settings, total: number): Promise<Phase> {
+async function httpPhase(server: ServerProcess, bundles: BundleFile[], settings: Settings, total: number, name: string, bearer?: string): Promise<Phase> {
   let failed: string | undefined;
-  const phase = await timed('Kiln: transactions over HTTP', server.pids(), total, () =>
+  const authorization: Record<string, string> = bearer ? { authorization: `Bearer ${bearer}` } : {};
+  const phase = await timed(name, server.pids(), total, () =>
     eachConcurrently(bundles, settings.clients, async (bundle) => {
       const response = await fetch(`${server.origin}/fhir`, {
         method: 'POST',
-        headers: { 'content-type': 'application/fhir+json', prefer: 'return=minimal' },
+        headers: { 'content-type': 'application/fhir+json', prefer: 'return=minimal', ...authorization },
         body: bundle.text,
       });
       const body = (await response.json()) as { entry?: { response?: { status?: string } }[] };
@@ -189,32 +195,49 @@ async function bench(settings: Settings, databaseUrl: string): Promise<void> {
     say(`  data: ${bundles.length} transaction Bundles, ${number(total)} resources (${settings.data}); ${settings.clients} clients; server KILN_WORKERS ${settings.workers}, LOG_LEVEL ${settings.logLevel}`);
     say();
 
-    // Authorization is measured by bench:crud; here the cost of writing is.
-    const server = await startServerProcess({ DATABASE_URL: databaseUrl, KILN_WORKERS: settings.workers, LOG_LEVEL: settings.logLevel, KILN_AUTH: 'off' });
+    const serverEnv = { DATABASE_URL: databaseUrl, KILN_WORKERS: settings.workers, LOG_LEVEL: settings.logLevel };
+    const server = await startServerProcess({ ...serverEnv, KILN_AUTH: 'off' });
     let http: Phase;
     let rssBytes: number;
     try {
-      say(`[1/4] POST each Bundle to /fhir as a transaction, ${settings.clients} at a time (Prefer: return=minimal)`);
-      http = await httpPhase(server, bundles, settings, total);
+      say(`[1/5] POST each Bundle to /fhir as a transaction, ${settings.clients} at a time (Prefer: return=minimal), authorization off`);
+      http = await httpPhase(server, bundles, settings, total, 'Kiln: transactions over HTTP, authorization off');
       rssBytes = server.rssBytes();
       printPhase(http);
     } finally {
       await server.stop();
     }
 
+    // As users run Kiln: authorization on, a backend service's bearer token on every Bundle, each
+    // write checked against its scope and recorded in an AuditEvent in the write's transaction.
     await database.release();
+    const secured = await resetDatabase(databaseUrl);
+    let authorised: Phase;
+    const securedServer = await startServerProcess({ ...serverEnv, KILN_AUTH: 'on', KILN_RATE_LIMIT_PER_MINUTE: '10000000' });
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+    try {
+      const bearer = await backendToken(pool, securedServer.origin, 'bench:import', 'system/*.cruds');
+      say(`\n[2/5] the same with authorization on, each Bundle carrying a backend service's bearer token`);
+      authorised = await httpPhase(securedServer, bundles, settings, total, 'Kiln: transactions over HTTP, authorization on', bearer);
+      printPhase(authorised);
+    } finally {
+      await pool.end();
+      await securedServer.stop();
+      await secured.release();
+    }
+
     const second = await resetDatabase(databaseUrl);
-    say(`\n[2/4] kiln import of the same folder into an empty database`);
+    say(`\n[3/5] kiln import of the same folder into an empty database`);
     const cli = await cliPhase(databaseUrl, settings, total);
     printPhase(cli);
     await second.release();
 
     const third = await resetDatabase(databaseUrl);
     try {
-      say(`\n[3/4] baseline: the same resources (new ids) written by raw INSERTs, ${settings.clients} connections, one transaction per Bundle`);
+      say(`\n[4/5] baseline: the same resources (new ids) written by raw INSERTs, ${settings.clients} connections, one transaction per Bundle`);
       const raw = await rawPhase(databaseUrl, bundles, settings, total, false);
       printPhase(raw);
-      say(`\n[4/4] for information: the same with one multi-row INSERT per Bundle`);
+      say(`\n[5/5] for information: the same with one multi-row INSERT per Bundle`);
       const rawMulti = await rawPhase(databaseUrl, bundles, settings, total, true);
       printPhase(rawMulti);
 
@@ -223,6 +246,8 @@ async function bench(settings: Settings, databaseUrl: string): Promise<void> {
       say('\nSummary');
       say(`  over HTTP: ${number(rate(http))} resources/s (goal ≥ ${number(GOAL_PER_SECOND)}: ${met(rate(http) >= GOAL_PER_SECOND)});` +
         ` ${number((100 * rate(http)) / rate(raw), 1)}% of the raw INSERT baseline's ${number(rate(raw))}/s (goal ≥ ${GOAL_RATIO * 100}%: ${met(rate(http) / rate(raw) >= GOAL_RATIO)})`);
+      say(`  over HTTP with authorization on: ${number(rate(authorised))} resources/s (goal ≥ ${number(AUTHORISED_GOAL_PER_SECOND)}: ${met(rate(authorised) >= AUTHORISED_GOAL_PER_SECOND)});` +
+        ` ${number((100 * rate(authorised)) / rate(http), 1)}% of the same with it off (goal ≥ ${AUTHORISED_GOAL_RATIO * 100}%: ${met(rate(authorised) / rate(http) >= AUTHORISED_GOAL_RATIO)})`);
       say(`  kiln import: ${number(rate(cli))} resources/s including its start-up; ${number((100 * rate(cli)) / rate(raw), 1)}% of the baseline`);
       say(`  raw multi-row INSERT: ${number(rate(rawMulti))}/s; server memory after the HTTP phase: ${number(rssBytes / 1024 / 1024, 1)} MiB rss`);
     } finally {

@@ -1,13 +1,15 @@
-// `npm run bench:indexing`: the CPU a write spends working out a resource's search columns, with
-// every FHIRPath expression interpreted (the baseline) and with the compiled expressions
-// (resources/search/compiled-expression.ts), over the same Synthea resources in the same process.
+// `npm run bench:indexing`: the CPU a write spends checking a resource and working out its search
+// columns, with the interpreters (@medplum/core's R4 validator, every FHIRPath expression
+// interpreted: the baseline) and with the compiled paths (resources/compiled-validation/,
+// resources/search/compiled-expression.ts), over the same Synthea resources in the same process.
 // The two take turns, round after round, so that a change in the machine's load falls on both.
 // No database: this is the work a write does before its statement.
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { evalFhirPathTyped, toTypedValue } from '@medplum/core';
-import { loadValidation } from '../resources/validate.js';
+import { interpretedStructuralIssues, structuralIssues } from '../resources/compiled-validation/structure-validator.js';
+import { loadValidation, validationErrors } from '../resources/validate.js';
 import { compileExpression } from '../resources/search/compiled-expression.js';
 import { indexValues, interpretedIndexValues } from '../resources/search/index-values.js';
 import { hasRoot, indexedParameters, rootNames } from '../resources/search/parameters.js';
@@ -72,6 +74,10 @@ function main(): void {
   const resources = loadResources(folder, files);
   console.log(`bench:indexing: ${resources.length.toLocaleString('en')} resources from ${files} Synthea records, ${rounds} alternating rounds of each side`);
   const sides = {
+    'validation and search columns, interpreted': (r: Resource) => void [validationErrors(r, interpretedStructuralIssues), interpretedIndexValues(r)],
+    'validation and search columns, compiled': (r: Resource) => void [validationErrors(r), indexValues(r)],
+    'R4 structural validation, interpreted': (r: Resource) => void interpretedStructuralIssues(r),
+    'R4 structural validation, compiled': (r: Resource) => void structuralIssues(r),
     'search columns, interpreted': (r: Resource) => void interpretedIndexValues(r),
     'search columns, compiled': (r: Resource) => void indexValues(r),
     'FHIRPath only, interpreted': expressionsOnly(false),
@@ -84,7 +90,9 @@ function main(): void {
   console.log('\n| work per resource | median µs CPU | min | max |\n| --- | --- | --- | --- |');
   for (const [name, values] of figures) console.log(`| ${name} | ${median(values).toFixed(1)} | ${Math.min(...values).toFixed(1)} | ${Math.max(...values).toFixed(1)} |`);
   const ratio = (a: string, b: string) => (median(figures.get(a) ?? []) / median(figures.get(b) ?? [])).toFixed(2);
-  console.log(`\nsearch columns: the interpreter takes ${ratio('search columns, interpreted', 'search columns, compiled')}× the compiled path's CPU`);
+  console.log(`\nvalidation and search columns: the interpreters take ${ratio('validation and search columns, interpreted', 'validation and search columns, compiled')}× the compiled paths' CPU`);
+  console.log(`R4 structural validation: the interpreter takes ${ratio('R4 structural validation, interpreted', 'R4 structural validation, compiled')}× the compiled path's CPU`);
+  console.log(`search columns: the interpreter takes ${ratio('search columns, interpreted', 'search columns, compiled')}× the compiled path's CPU`);
   console.log(`FHIRPath alone: the interpreter takes ${ratio('FHIRPath only, interpreted', 'FHIRPath only, compiled')}× the compiled path's CPU`);
 }
 
